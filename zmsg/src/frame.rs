@@ -1,0 +1,497 @@
+//! `ZFrame`: one message part, owning a libzmq `zmq_msg_t`.
+//!
+//! Frames built from owned buffers (`Vec<u8>`, `Box<[u8]>`, `String`, [`bytes::Bytes`]) hand the
+//! buffer to libzmq without copying it; libzmq gives it back to Rust to free when the last copy of
+//! the frame is gone. Frames small enough for libzmq's inline storage are copied instead, which is
+//! cheaper than a shared allocation. Cloning a large frame shares its buffer (libzmq's reference
+//! counting); cloning a small one copies its few bytes.
+
+use std::ffi::{c_void, CStr, CString};
+use std::fmt;
+use std::mem::MaybeUninit;
+
+use bytes::Bytes;
+
+use crate::error::{check, Error, Result};
+
+/// Frames up to this size are stored inline by libzmq ("very small messages"); building them by
+/// copy avoids a heap allocation for the buffer's keeper.
+const INLINE_MAX: usize = 32;
+
+/// One frame of a ZeroMQ message.
+///
+/// ```
+/// use zmsg::ZFrame;
+/// let frame = ZFrame::from(vec![1u8, 2, 3]);      // zero-copy
+/// assert_eq!(frame.data(), &[1, 2, 3]);
+/// let copy = frame.clone();                        // shares the buffer when it is large
+/// assert_eq!(copy, frame);
+/// assert_eq!(ZFrame::from("hello").to_str().unwrap(), "hello");
+/// ```
+pub struct ZFrame {
+    msg: zmsg_sys::zmq_msg_t,
+    more: bool,
+}
+
+// SAFETY: a zmq_msg_t is plain data plus (for large messages) an atomically reference-counted
+// buffer; libzmq allows moving messages between threads. The buffers we hand to libzmq are Send.
+unsafe impl Send for ZFrame {}
+
+impl ZFrame {
+    /// An empty frame (zero bytes), as used for envelope delimiters.
+    pub fn new() -> Self {
+        let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
+        // SAFETY: zmq_msg_init initialises the message and cannot fail.
+        unsafe { zmsg_sys::zmq_msg_init(msg.as_mut_ptr()) };
+        ZFrame {
+            // SAFETY: initialised just above.
+            msg: unsafe { msg.assume_init() },
+            more: false,
+        }
+    }
+
+    /// A frame holding a copy of `data`.
+    pub fn copy_from(data: &[u8]) -> Self {
+        let mut frame = Self::alloc(data.len());
+        if !data.is_empty() {
+            // SAFETY: the fresh message owns data.len() writable bytes that nothing else sees.
+            unsafe {
+                let dst = zmsg_sys::zmq_msg_data(&mut frame.msg) as *mut u8;
+                std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len());
+            }
+        }
+        frame
+    }
+
+    /// A frame of `size` zero bytes, to fill through [`ZFrame::data_mut`].
+    pub fn with_size(size: usize) -> Self {
+        let mut frame = Self::alloc(size);
+        if size > 0 {
+            // SAFETY: the fresh message owns size writable bytes that nothing else sees.
+            unsafe {
+                std::ptr::write_bytes(zmsg_sys::zmq_msg_data(&mut frame.msg) as *mut u8, 0, size)
+            };
+        }
+        frame
+    }
+
+    /// A frame whose `size` bytes are not yet initialised: callers must write them all.
+    fn alloc(size: usize) -> Self {
+        let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
+        // SAFETY: zmq_msg_init_size initialises the message; it fails only when out of memory.
+        let rc = unsafe { zmsg_sys::zmq_msg_init_size(msg.as_mut_ptr(), size) };
+        if rc != 0 {
+            std::alloc::handle_alloc_error(std::alloc::Layout::array::<u8>(size.max(1)).unwrap());
+        }
+        ZFrame {
+            // SAFETY: initialised just above.
+            msg: unsafe { msg.assume_init() },
+            more: false,
+        }
+    }
+
+    /// A frame that takes ownership of `owner` and points libzmq at the bytes it holds, without
+    /// copying them. `owner` is dropped (on whatever thread releases the last copy) when libzmq is
+    /// done with the bytes.
+    fn from_owner<T: AsRef<[u8]> + Send + 'static>(owner: T) -> Self {
+        let len = owner.as_ref().len();
+        if len <= INLINE_MAX {
+            return Self::copy_from(owner.as_ref());
+        }
+        let boxed = Box::new(owner);
+        let data = boxed.as_ref().as_ref().as_ptr() as *mut c_void;
+        let hint = Box::into_raw(boxed) as *mut c_void;
+
+        unsafe extern "C" fn release<T>(_data: *mut c_void, hint: *mut c_void) {
+            // SAFETY: hint is the Box<T> leaked in from_owner, released exactly once by libzmq.
+            drop(unsafe { Box::from_raw(hint as *mut T) });
+        }
+
+        let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
+        // SAFETY: data points into the boxed owner, which stays alive (and its heap bytes stay
+        // put) until libzmq calls release::<T> with the hint. A failure is checked below.
+        let rc = unsafe {
+            zmsg_sys::zmq_msg_init_data(msg.as_mut_ptr(), data, len, Some(release::<T>), hint)
+        };
+        if rc != 0 {
+            // SAFETY: libzmq did not take the buffer (it calls no ffn on failure): free it here.
+            unsafe { release::<T>(data, hint) };
+            std::alloc::handle_alloc_error(std::alloc::Layout::new::<T>());
+        }
+        ZFrame {
+            // SAFETY: initialised just above.
+            msg: unsafe { msg.assume_init() },
+            more: false,
+        }
+    }
+
+    /// The frame's bytes.
+    pub fn data(&self) -> &[u8] {
+        let size = self.len();
+        if size == 0 {
+            return &[];
+        }
+        // SAFETY: zmq_msg_data points at size readable bytes that live as long as the message;
+        // zmq_msg_data takes *mut but does not modify the message.
+        unsafe {
+            let ptr = zmsg_sys::zmq_msg_data(self.raw_mut_ptr()) as *const u8;
+            std::slice::from_raw_parts(ptr, size)
+        }
+    }
+
+    /// The frame's bytes, writable. A shared (cloned) large frame is unshared first by copying, so
+    /// other copies never see the change.
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        if self.is_shared() {
+            let mut unshared = Self::copy_from(self.data());
+            unshared.more = self.more;
+            *self = unshared;
+        }
+        let size = self.len();
+        if size == 0 {
+            return &mut [];
+        }
+        // SAFETY: the message is not shared (checked above), so we have exclusive access to its
+        // size bytes for as long as &mut self lives.
+        unsafe {
+            let ptr = zmsg_sys::zmq_msg_data(&mut self.msg) as *mut u8;
+            std::slice::from_raw_parts_mut(ptr, size)
+        }
+    }
+
+    /// The frame's size in bytes.
+    pub fn len(&self) -> usize {
+        // SAFETY: zmq_msg_size only reads the initialised message.
+        unsafe { zmsg_sys::zmq_msg_size(&self.msg) }
+    }
+
+    /// True when the frame holds no bytes (an envelope delimiter, for example).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True when more frames of the same message followed this one (set by receive).
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// Sets the "more" flag, which the socket's multipart sends use.
+    pub fn set_more(&mut self, more: bool) {
+        self.more = more;
+    }
+
+    /// The frame's bytes as UTF-8 text.
+    pub fn to_str(&self) -> Result<&str> {
+        std::str::from_utf8(self.data()).map_err(|err| Error::Decode {
+            expected: "string",
+            reason: err.to_string(),
+        })
+    }
+
+    /// The bytes as a `Vec<u8>` (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.data().to_vec()
+    }
+
+    /// True when this frame's bytes equal `other`.
+    pub fn eq_bytes(&self, other: &[u8]) -> bool {
+        self.data() == other
+    }
+
+    /// A metadata property of the connection this frame arrived on, such as `"User-Id"` (set by
+    /// ZAP authentication), `"Peer-Address"`, `"Socket-Type"`, `"Routing-Id"` or any property a
+    /// ZAP handler attached. `None` when the frame has no such property or was not received.
+    pub fn meta(&self, property: &str) -> Option<String> {
+        let property = CString::new(property).ok()?;
+        // SAFETY: the message is initialised; property is NUL-terminated. zmq_msg_gets returns a
+        // pointer into the message's metadata, valid while the message lives; we copy it at once.
+        let value = unsafe { zmsg_sys::zmq_msg_gets(&self.msg, property.as_ptr()) };
+        if value.is_null() {
+            return None;
+        }
+        // SAFETY: non-null results are NUL-terminated strings owned by the message metadata.
+        Some(
+            unsafe { CStr::from_ptr(value) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    /// The routing id of a frame received on a SERVER socket (draft API).
+    #[cfg(feature = "draft")]
+    pub fn routing_id(&self) -> u32 {
+        // SAFETY: reads the initialised message; zmq_msg_routing_id takes *mut but only reads.
+        unsafe { zmsg_sys::zmq_msg_routing_id(self.raw_mut_ptr()) }
+    }
+
+    /// Sets the routing id a frame sent on a SERVER socket goes to (draft API).
+    #[cfg(feature = "draft")]
+    pub fn set_routing_id(&mut self, routing_id: u32) -> Result<()> {
+        // SAFETY: the message is initialised and exclusively borrowed.
+        check(unsafe { zmsg_sys::zmq_msg_set_routing_id(&mut self.msg, routing_id) }).map(drop)
+    }
+
+    /// The group of a frame received on a DISH socket (draft API).
+    #[cfg(feature = "draft")]
+    pub fn group(&self) -> Option<String> {
+        // SAFETY: reads the initialised message; the result is NUL-terminated inside it.
+        let group = unsafe { zmsg_sys::zmq_msg_group(self.raw_mut_ptr()) };
+        if group.is_null() {
+            return None;
+        }
+        // SAFETY: non-null group names are NUL-terminated and live as long as the message.
+        Some(
+            unsafe { CStr::from_ptr(group) }
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+
+    /// Sets the group a frame sent on a RADIO socket goes to (draft API).
+    #[cfg(feature = "draft")]
+    pub fn set_group(&mut self, group: &str) -> Result<()> {
+        let group =
+            CString::new(group).map_err(|_| Error::InvalidArgument("group has NUL".into()))?;
+        // SAFETY: the message is initialised and exclusively borrowed; group is NUL-terminated.
+        check(unsafe { zmsg_sys::zmq_msg_set_group(&mut self.msg, group.as_ptr()) }).map(drop)
+    }
+
+    /// True when libzmq shares this frame's buffer with other copies.
+    fn is_shared(&self) -> bool {
+        // SAFETY: zmq_msg_get only reads the initialised message.
+        unsafe { zmsg_sys::zmq_msg_get(&self.msg, zmsg_sys::ZMQ_SHARED) == 1 }
+    }
+
+    /// A raw pointer to the message for libzmq calls that are declared `*mut` but only read.
+    fn raw_mut_ptr(&self) -> *mut zmsg_sys::zmq_msg_t {
+        &self.msg as *const _ as *mut _
+    }
+
+    /// The underlying `zmq_msg_t`, for socket calls inside the crate.
+    pub(crate) fn raw_mut(&mut self) -> &mut zmsg_sys::zmq_msg_t {
+        &mut self.msg
+    }
+
+    /// Copies `other` into this frame, sharing large buffers.
+    fn copy_of(other: &ZFrame) -> Result<Self> {
+        let mut frame = ZFrame::new();
+        // SAFETY: both messages are initialised; zmq_msg_copy shares or copies the content.
+        check(unsafe { zmsg_sys::zmq_msg_copy(&mut frame.msg, other.raw_mut_ptr()) })?;
+        frame.more = other.more;
+        Ok(frame)
+    }
+}
+
+impl Default for ZFrame {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for ZFrame {
+    fn drop(&mut self) {
+        // SAFETY: the message was initialised at construction and is closed exactly once, here.
+        unsafe { zmsg_sys::zmq_msg_close(&mut self.msg) };
+    }
+}
+
+impl Clone for ZFrame {
+    fn clone(&self) -> Self {
+        // zmq_msg_copy fails only with EFAULT on an invalid message, which a ZFrame never is.
+        Self::copy_of(self).unwrap_or_else(|_| Self::copy_from(self.data()))
+    }
+}
+
+impl PartialEq for ZFrame {
+    fn eq(&self, other: &Self) -> bool {
+        self.data() == other.data()
+    }
+}
+
+impl Eq for ZFrame {}
+
+impl std::hash::Hash for ZFrame {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.data().hash(state);
+    }
+}
+
+impl AsRef<[u8]> for ZFrame {
+    fn as_ref(&self) -> &[u8] {
+        self.data()
+    }
+}
+
+impl std::ops::Deref for ZFrame {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.data()
+    }
+}
+
+impl fmt::Debug for ZFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ZFrame({self})")
+    }
+}
+
+/// Prints the frame as CZMQ's `zframe_print` does: text when every byte is printable, hex
+/// otherwise, cut after 70 bytes.
+impl fmt::Display for ZFrame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let data = self.data();
+        let shown = &data[..data.len().min(70)];
+        write!(f, "[{:03}] ", data.len())?;
+        if shown.iter().all(|b| (0x20..0x7f).contains(b)) {
+            f.write_str(&String::from_utf8_lossy(shown))?;
+        } else {
+            for byte in shown {
+                write!(f, "{byte:02X}")?;
+            }
+        }
+        if shown.len() < data.len() {
+            f.write_str("...")?;
+        }
+        Ok(())
+    }
+}
+
+impl From<Vec<u8>> for ZFrame {
+    fn from(data: Vec<u8>) -> Self {
+        Self::from_owner(data)
+    }
+}
+
+impl From<Box<[u8]>> for ZFrame {
+    fn from(data: Box<[u8]>) -> Self {
+        Self::from_owner(data)
+    }
+}
+
+impl From<String> for ZFrame {
+    fn from(text: String) -> Self {
+        Self::from_owner(text.into_bytes())
+    }
+}
+
+impl From<Bytes> for ZFrame {
+    fn from(data: Bytes) -> Self {
+        Self::from_owner(data)
+    }
+}
+
+impl From<&[u8]> for ZFrame {
+    fn from(data: &[u8]) -> Self {
+        Self::copy_from(data)
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for ZFrame {
+    fn from(data: &[u8; N]) -> Self {
+        Self::copy_from(data)
+    }
+}
+
+impl From<&str> for ZFrame {
+    fn from(text: &str) -> Self {
+        Self::copy_from(text.as_bytes())
+    }
+}
+
+impl From<&String> for ZFrame {
+    fn from(text: &String) -> Self {
+        Self::copy_from(text.as_bytes())
+    }
+}
+
+impl From<&ZFrame> for ZFrame {
+    fn from(frame: &ZFrame) -> Self {
+        frame.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    #[test]
+    fn empty_and_sized() {
+        let empty = ZFrame::new();
+        assert!(empty.is_empty());
+        assert_eq!(empty.data(), b"");
+        let mut sized = ZFrame::with_size(4);
+        sized.data_mut().copy_from_slice(b"abcd");
+        assert_eq!(sized.to_str().unwrap(), "abcd");
+    }
+
+    #[test]
+    fn vec_is_not_copied() {
+        let data = vec![7u8; 4096];
+        let ptr = data.as_ptr();
+        let frame = ZFrame::from(data);
+        assert_eq!(
+            frame.data().as_ptr(),
+            ptr,
+            "large Vec must be handed over, not copied"
+        );
+        let clone = frame.clone();
+        assert_eq!(clone.data().as_ptr(), ptr, "clone must share the buffer");
+        assert_eq!(clone, frame);
+    }
+
+    #[test]
+    fn bytes_is_not_copied() {
+        let data = Bytes::from(vec![9u8; 1000]);
+        let ptr = data.as_ptr();
+        let frame = ZFrame::from(data.clone());
+        assert_eq!(frame.data().as_ptr(), ptr);
+        assert_eq!(frame.len(), 1000);
+    }
+
+    /// An owner that counts its drops, to see the buffer released exactly once.
+    struct Counted(Vec<u8>, Arc<AtomicUsize>);
+    impl AsRef<[u8]> for Counted {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    impl Drop for Counted {
+        fn drop(&mut self) {
+            self.1.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn buffer_released_once_after_last_clone() {
+        let drops = Arc::new(AtomicUsize::new(0));
+        let frame = ZFrame::from_owner(Counted(vec![1; 100], drops.clone()));
+        let clone = frame.clone();
+        drop(frame);
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        drop(clone);
+        assert_eq!(drops.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn writing_a_shared_frame_unshares_it() {
+        let frame = ZFrame::from(vec![1u8; 64]);
+        let mut copy = frame.clone();
+        copy.data_mut()[0] = 2;
+        assert_eq!(frame.data()[0], 1);
+        assert_eq!(copy.data()[0], 2);
+    }
+
+    #[test]
+    fn display_text_and_binary() {
+        assert_eq!(ZFrame::from("hi").to_string(), "[002] hi");
+        assert_eq!(ZFrame::from(&[0u8, 255][..]).to_string(), "[002] 00FF");
+    }
+
+    #[test]
+    fn bad_utf8_is_an_error() {
+        let err = ZFrame::from(&[0xffu8, 0xfe][..]).to_str().unwrap_err();
+        assert!(matches!(err, Error::Decode { .. }));
+    }
+}

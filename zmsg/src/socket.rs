@@ -1,0 +1,805 @@
+//! `ZSocket`: a libzmq socket with CZMQ's endpoint syntax, frame and message I/O.
+//!
+//! Endpoints follow CZMQ's `zsock_attach`: `"@tcp://*:5555"` binds, `">tcp://host:5555"` connects,
+//! and several may be given separated by commas. Without a prefix each socket type has a default
+//! (PUB, REP, ROUTER, PULL, XPUB, SERVER, RADIO... bind; the others connect), as in CZMQ's
+//! `zsock_new_*` constructors.
+//!
+//! ```
+//! use zmsg::ZSocket;
+//! let rep = ZSocket::new_rep("@tcp://127.0.0.1:*")?;
+//! let endpoint = rep.endpoint()?;
+//! let req = ZSocket::new_req(&format!(">{endpoint}"))?;
+//! req.send_str("ping")?;
+//! assert_eq!(rep.recv_string()?, "ping");
+//! rep.send_str("pong")?;
+//! assert_eq!(req.recv_string()?, "pong");
+//! # Ok::<(), zmsg::Error>(())
+//! ```
+
+use std::ffi::{c_void, CString};
+use std::fmt;
+use std::ops::BitOr;
+
+use crate::context::ZContext;
+use crate::error::{check, Error, Result};
+use crate::frame::ZFrame;
+use crate::msg::ZMsg;
+
+/// Every socket type of libzmq 4.3.5 (the draft types need the `draft` feature).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SocketType {
+    /// Exclusive pair.
+    Pair,
+    /// Publisher.
+    Pub,
+    /// Subscriber.
+    Sub,
+    /// Synchronous request.
+    Req,
+    /// Synchronous reply.
+    Rep,
+    /// Asynchronous request (load-balanced, fair-queued).
+    Dealer,
+    /// Asynchronous reply, addressed by routing id.
+    Router,
+    /// Pipeline sink.
+    Pull,
+    /// Pipeline source.
+    Push,
+    /// Publisher that sees subscriptions.
+    XPub,
+    /// Subscriber that sends subscriptions as messages.
+    XSub,
+    /// Raw TCP.
+    Stream,
+    /// Thread-safe server (draft).
+    #[cfg(feature = "draft")]
+    Server,
+    /// Thread-safe client (draft).
+    #[cfg(feature = "draft")]
+    Client,
+    /// Group publisher (draft).
+    #[cfg(feature = "draft")]
+    Radio,
+    /// Group subscriber (draft).
+    #[cfg(feature = "draft")]
+    Dish,
+    /// Thread-safe pull (draft).
+    #[cfg(feature = "draft")]
+    Gather,
+    /// Thread-safe push (draft).
+    #[cfg(feature = "draft")]
+    Scatter,
+    /// UDP datagrams (draft).
+    #[cfg(feature = "draft")]
+    Dgram,
+    /// Thread-safe peer-to-peer (draft).
+    #[cfg(feature = "draft")]
+    Peer,
+    /// Thread-safe pair (draft).
+    #[cfg(feature = "draft")]
+    Channel,
+}
+
+impl SocketType {
+    /// libzmq's numeric socket type.
+    pub fn raw(self) -> i32 {
+        use zmsg_sys::*;
+        match self {
+            SocketType::Pair => ZMQ_PAIR,
+            SocketType::Pub => ZMQ_PUB,
+            SocketType::Sub => ZMQ_SUB,
+            SocketType::Req => ZMQ_REQ,
+            SocketType::Rep => ZMQ_REP,
+            SocketType::Dealer => ZMQ_DEALER,
+            SocketType::Router => ZMQ_ROUTER,
+            SocketType::Pull => ZMQ_PULL,
+            SocketType::Push => ZMQ_PUSH,
+            SocketType::XPub => ZMQ_XPUB,
+            SocketType::XSub => ZMQ_XSUB,
+            SocketType::Stream => ZMQ_STREAM,
+            #[cfg(feature = "draft")]
+            SocketType::Server => ZMQ_SERVER,
+            #[cfg(feature = "draft")]
+            SocketType::Client => ZMQ_CLIENT,
+            #[cfg(feature = "draft")]
+            SocketType::Radio => ZMQ_RADIO,
+            #[cfg(feature = "draft")]
+            SocketType::Dish => ZMQ_DISH,
+            #[cfg(feature = "draft")]
+            SocketType::Gather => ZMQ_GATHER,
+            #[cfg(feature = "draft")]
+            SocketType::Scatter => ZMQ_SCATTER,
+            #[cfg(feature = "draft")]
+            SocketType::Dgram => ZMQ_DGRAM,
+            #[cfg(feature = "draft")]
+            SocketType::Peer => ZMQ_PEER,
+            #[cfg(feature = "draft")]
+            SocketType::Channel => ZMQ_CHANNEL,
+        }
+    }
+
+    /// The socket type for libzmq's number, if it is one this build knows.
+    pub fn from_raw(raw: i32) -> Option<Self> {
+        use SocketType::*;
+        let all = [
+            Pair,
+            Pub,
+            Sub,
+            Req,
+            Rep,
+            Dealer,
+            Router,
+            Pull,
+            Push,
+            XPub,
+            XSub,
+            Stream,
+            #[cfg(feature = "draft")]
+            Server,
+            #[cfg(feature = "draft")]
+            Client,
+            #[cfg(feature = "draft")]
+            Radio,
+            #[cfg(feature = "draft")]
+            Dish,
+            #[cfg(feature = "draft")]
+            Gather,
+            #[cfg(feature = "draft")]
+            Scatter,
+            #[cfg(feature = "draft")]
+            Dgram,
+            #[cfg(feature = "draft")]
+            Peer,
+            #[cfg(feature = "draft")]
+            Channel,
+        ];
+        all.into_iter().find(|kind| kind.raw() == raw)
+    }
+
+    /// The name libzmq uses in ZMTP metadata (`"ROUTER"`, `"DEALER"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            SocketType::Pair => "PAIR",
+            SocketType::Pub => "PUB",
+            SocketType::Sub => "SUB",
+            SocketType::Req => "REQ",
+            SocketType::Rep => "REP",
+            SocketType::Dealer => "DEALER",
+            SocketType::Router => "ROUTER",
+            SocketType::Pull => "PULL",
+            SocketType::Push => "PUSH",
+            SocketType::XPub => "XPUB",
+            SocketType::XSub => "XSUB",
+            SocketType::Stream => "STREAM",
+            #[cfg(feature = "draft")]
+            SocketType::Server => "SERVER",
+            #[cfg(feature = "draft")]
+            SocketType::Client => "CLIENT",
+            #[cfg(feature = "draft")]
+            SocketType::Radio => "RADIO",
+            #[cfg(feature = "draft")]
+            SocketType::Dish => "DISH",
+            #[cfg(feature = "draft")]
+            SocketType::Gather => "GATHER",
+            #[cfg(feature = "draft")]
+            SocketType::Scatter => "SCATTER",
+            #[cfg(feature = "draft")]
+            SocketType::Dgram => "DGRAM",
+            #[cfg(feature = "draft")]
+            SocketType::Peer => "PEER",
+            #[cfg(feature = "draft")]
+            SocketType::Channel => "CHANNEL",
+        }
+    }
+
+    /// Whether an unprefixed endpoint binds (true) or connects (false) for this type, following
+    /// CZMQ's `zsock_new_*` defaults.
+    pub fn binds_by_default(self) -> bool {
+        match self {
+            SocketType::Pub | SocketType::Rep | SocketType::Router | SocketType::Pull => true,
+            SocketType::XPub => true,
+            #[cfg(feature = "draft")]
+            SocketType::Server | SocketType::Radio | SocketType::Gather => true,
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for SocketType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Flags for sending a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SendFlags(i32);
+
+impl SendFlags {
+    /// Block until the frame is queued (or the send timeout expires).
+    pub const NONE: SendFlags = SendFlags(0);
+    /// More frames of the same message follow.
+    pub const MORE: SendFlags = SendFlags(zmsg_sys::ZMQ_SNDMORE);
+    /// Fail with [`Error::Again`] instead of blocking.
+    pub const DONTWAIT: SendFlags = SendFlags(zmsg_sys::ZMQ_DONTWAIT);
+
+    /// The raw libzmq flags.
+    pub fn bits(self) -> i32 {
+        self.0
+    }
+
+    /// True when every flag of `other` is set in `self`.
+    pub fn contains(self, other: SendFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for SendFlags {
+    type Output = SendFlags;
+    fn bitor(self, rhs: SendFlags) -> SendFlags {
+        SendFlags(self.0 | rhs.0)
+    }
+}
+
+/// Readiness bits for polling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Events(pub(crate) i16);
+
+impl Events {
+    /// Nothing.
+    pub const NONE: Events = Events(0);
+    /// A message can be received.
+    pub const POLLIN: Events = Events(zmsg_sys::ZMQ_POLLIN as i16);
+    /// A message can be sent.
+    pub const POLLOUT: Events = Events(zmsg_sys::ZMQ_POLLOUT as i16);
+    /// An error condition (raw file descriptors only).
+    pub const POLLERR: Events = Events(zmsg_sys::ZMQ_POLLERR as i16);
+
+    /// The raw bits.
+    pub fn bits(self) -> i16 {
+        self.0
+    }
+
+    /// True when every bit of `other` is set.
+    pub fn contains(self, other: Events) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+
+    /// True when no bit is set.
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl BitOr for Events {
+    type Output = Events;
+    fn bitor(self, rhs: Events) -> Events {
+        Events(self.0 | rhs.0)
+    }
+}
+
+/// An endpoint a socket was bound to, with the address libzmq resolved (the real port of
+/// `tcp://127.0.0.1:*`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BoundEndpoint(String);
+
+impl BoundEndpoint {
+    /// The resolved endpoint, e.g. `tcp://127.0.0.1:41235`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The TCP (or WebSocket) port, when the endpoint has one.
+    pub fn port(&self) -> Option<u16> {
+        let after_scheme = self.0.split_once("://")?.1;
+        let (_, port) = after_scheme.rsplit_once(':')?;
+        port.trim_end_matches(|c: char| !c.is_ascii_digit())
+            .split('/')
+            .next()?
+            .parse()
+            .ok()
+    }
+}
+
+impl fmt::Display for BoundEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<BoundEndpoint> for String {
+    fn from(endpoint: BoundEndpoint) -> String {
+        endpoint.0
+    }
+}
+
+/// A ZeroMQ socket.
+///
+/// A socket may move to another thread but is used by one thread at a time (it is `Send`, not
+/// `Sync`), as libzmq requires. It is closed when dropped; its context lives at least as long.
+pub struct ZSocket {
+    raw: *mut c_void,
+    kind: SocketType,
+    ctx: ZContext,
+}
+
+// SAFETY: libzmq sockets may migrate between threads when a full memory barrier separates the
+// uses; moving a value to another thread implies one. ZSocket is not Sync, so it is never used
+// by two threads at once.
+unsafe impl Send for ZSocket {}
+
+impl Drop for ZSocket {
+    fn drop(&mut self) {
+        // SAFETY: raw came from zmq_socket and is closed exactly once, here.
+        unsafe { zmsg_sys::zmq_close(self.raw) };
+    }
+}
+
+impl fmt::Debug for ZSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ZSocket")
+            .field("type", &self.kind)
+            .field("raw", &self.raw)
+            .finish()
+    }
+}
+
+macro_rules! typed_constructors {
+    ($($(#[$attr:meta])* $name:ident => $kind:ident),* $(,)?) => {
+        $(
+            $(#[$attr])*
+            #[doc = concat!("Creates a ", stringify!($kind), " socket in the default context and attaches it to \
+                `endpoints` (CZMQ syntax: `@` binds, `>` connects, comma-separated; the unprefixed \
+                default is the type's usual side). An empty string attaches nothing.")]
+            pub fn $name(endpoints: &str) -> Result<ZSocket> {
+                ZSocket::new_with(SocketType::$kind, endpoints)
+            }
+        )*
+    };
+}
+
+impl ZSocket {
+    /// Creates a socket of `kind` in the process-wide default context.
+    pub fn new(kind: SocketType) -> Result<ZSocket> {
+        Self::with_context(&ZContext::global(), kind)
+    }
+
+    /// Creates a socket of `kind` in `ctx`, with the context's default linger.
+    pub fn with_context(ctx: &ZContext, kind: SocketType) -> Result<ZSocket> {
+        // SAFETY: ctx holds a live context; a null return is checked.
+        let raw = unsafe { zmsg_sys::zmq_socket(ctx.as_ptr(), kind.raw()) };
+        if raw.is_null() {
+            return Err(Error::last());
+        }
+        let socket = ZSocket {
+            raw,
+            kind,
+            ctx: ctx.clone(),
+        };
+        socket.set_linger(ctx.linger_ms())?;
+        Ok(socket)
+    }
+
+    /// Creates a socket of `kind` in the default context and attaches it to `endpoints`.
+    pub fn new_with(kind: SocketType, endpoints: &str) -> Result<ZSocket> {
+        let socket = Self::new(kind)?;
+        socket.attach(endpoints, kind.binds_by_default())?;
+        Ok(socket)
+    }
+
+    typed_constructors! {
+        new_pair => Pair,
+        new_pub => Pub,
+        new_req => Req,
+        new_rep => Rep,
+        new_dealer => Dealer,
+        new_router => Router,
+        new_push => Push,
+        new_pull => Pull,
+        new_xpub => XPub,
+        new_xsub => XSub,
+        new_stream => Stream,
+    }
+
+    /// Creates a SUB socket in the default context, connects it to `endpoints` (CZMQ syntax) and
+    /// subscribes to `topic` (`""` receives everything).
+    pub fn new_sub(endpoints: &str, topic: &str) -> Result<ZSocket> {
+        let socket = Self::new_with(SocketType::Sub, endpoints)?;
+        socket.set_subscribe(topic.as_bytes())?;
+        Ok(socket)
+    }
+
+    /// The socket's type.
+    pub fn kind(&self) -> SocketType {
+        self.kind
+    }
+
+    /// The context this socket belongs to.
+    pub fn context(&self) -> &ZContext {
+        &self.ctx
+    }
+
+    /// The raw `void *` socket, for FFI. It stays valid while `self` lives.
+    pub fn as_ptr(&self) -> *mut c_void {
+        self.raw
+    }
+
+    /// Binds to `endpoint` (no prefix) and returns the address libzmq resolved, which holds the
+    /// port actually chosen for `tcp://host:*`.
+    pub fn bind(&self, endpoint: &str) -> Result<BoundEndpoint> {
+        let c_endpoint = endpoint_cstring(endpoint)?;
+        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+        check(unsafe { zmsg_sys::zmq_bind(self.raw, c_endpoint.as_ptr()) })?;
+        Ok(BoundEndpoint(self.endpoint()?))
+    }
+
+    /// Connects to `endpoint` (no prefix).
+    pub fn connect(&self, endpoint: &str) -> Result<()> {
+        let c_endpoint = endpoint_cstring(endpoint)?;
+        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+        check(unsafe { zmsg_sys::zmq_connect(self.raw, c_endpoint.as_ptr()) }).map(drop)
+    }
+
+    /// Unbinds from `endpoint` (use the resolved address for wildcard binds).
+    pub fn unbind(&self, endpoint: &str) -> Result<()> {
+        let c_endpoint = endpoint_cstring(endpoint)?;
+        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+        check(unsafe { zmsg_sys::zmq_unbind(self.raw, c_endpoint.as_ptr()) }).map(drop)
+    }
+
+    /// Disconnects from `endpoint`.
+    pub fn disconnect(&self, endpoint: &str) -> Result<()> {
+        let c_endpoint = endpoint_cstring(endpoint)?;
+        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+        check(unsafe { zmsg_sys::zmq_disconnect(self.raw, c_endpoint.as_ptr()) }).map(drop)
+    }
+
+    /// Binds or connects to each comma-separated endpoint: `@` binds, `>` connects, no prefix
+    /// binds when `serverish` is true. Returns what each bind resolved to.
+    pub fn attach(&self, endpoints: &str, serverish: bool) -> Result<Vec<BoundEndpoint>> {
+        let mut bound = Vec::new();
+        for endpoint in endpoints
+            .split(',')
+            .map(str::trim)
+            .filter(|e| !e.is_empty())
+        {
+            match parse_endpoint(endpoint, serverish)? {
+                (true, address) => bound.push(self.bind(address)?),
+                (false, address) => self.connect(address)?,
+            }
+        }
+        Ok(bound)
+    }
+
+    /// Sends one frame with `flags`. On success the frame is consumed; on failure (including
+    /// [`Error::Again`]) the frame is left untouched in `frame`, so nothing is lost.
+    pub fn send_frame_ref(&self, frame: &mut ZFrame, flags: SendFlags) -> Result<()> {
+        loop {
+            // SAFETY: raw is a live socket and frame holds an initialised message. On success
+            // libzmq takes the content and leaves an empty initialised message behind.
+            let rc = unsafe { zmsg_sys::zmq_msg_send(frame.raw_mut(), self.raw, flags.bits()) };
+            if rc != -1 {
+                return Ok(());
+            }
+            match Error::last() {
+                Error::Interrupted => continue,
+                err => return Err(err),
+            }
+        }
+    }
+
+    /// Sends one frame with `flags`, consuming it.
+    pub fn send_frame(&self, mut frame: ZFrame, flags: SendFlags) -> Result<()> {
+        self.send_frame_ref(&mut frame, flags)
+    }
+
+    /// Sends a single-frame message.
+    pub fn send<T: Into<ZFrame>>(&self, data: T) -> Result<()> {
+        self.send_frame(data.into(), SendFlags::NONE)
+    }
+
+    /// Sends one frame with more to follow.
+    pub fn send_more<T: Into<ZFrame>>(&self, data: T) -> Result<()> {
+        self.send_frame(data.into(), SendFlags::MORE)
+    }
+
+    /// Sends a single-frame text message.
+    pub fn send_str(&self, text: &str) -> Result<()> {
+        self.send(text)
+    }
+
+    /// Sends every item as one frame of a single multipart message.
+    pub fn send_multipart<I, T>(&self, parts: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<ZFrame>,
+    {
+        let mut parts = parts.into_iter().peekable();
+        if parts.peek().is_none() {
+            return Err(Error::EmptyMessage);
+        }
+        while let Some(part) = parts.next() {
+            let flags = if parts.peek().is_some() {
+                SendFlags::MORE
+            } else {
+                SendFlags::NONE
+            };
+            self.send_frame(part.into(), flags)?;
+        }
+        Ok(())
+    }
+
+    /// Sends a whole message, consuming it. See [`ZSocket::send_msg_ref`] to keep what could not
+    /// be sent.
+    pub fn send_msg(&self, mut msg: ZMsg) -> Result<()> {
+        self.send_msg_ref(&mut msg, SendFlags::NONE)
+    }
+
+    /// Sends a whole message; frames leave `msg` as they are sent. If the first frame cannot be
+    /// sent (for example [`Error::Again`] with `SendFlags::DONTWAIT`, or `EHOSTUNREACH` on a
+    /// ROUTER with `router_mandatory`), `msg` is left whole, so the caller can keep it and retry.
+    /// An empty message is an error.
+    pub fn send_msg_ref(&self, msg: &mut ZMsg, flags: SendFlags) -> Result<()> {
+        if msg.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        let flags = SendFlags(flags.bits() & !SendFlags::MORE.bits());
+        while !msg.is_empty() {
+            let last = msg.len() == 1;
+            let part_flags = if last { flags } else { flags | SendFlags::MORE };
+            if let Some(frame) = msg.first_mut() {
+                self.send_frame_ref(frame, part_flags)?;
+            }
+            msg.pop_frame();
+        }
+        Ok(())
+    }
+
+    /// Receives one frame, blocking (up to the receive timeout). Its [`ZFrame::more`] tells if
+    /// more frames of the same message follow.
+    pub fn recv_frame(&self) -> Result<ZFrame> {
+        let mut frame = ZFrame::new();
+        self.recv_frame_into(&mut frame, false)?;
+        Ok(frame)
+    }
+
+    /// Receives one frame if one is waiting, else returns [`Error::Again`] at once.
+    pub fn recv_frame_dontwait(&self) -> Result<ZFrame> {
+        let mut frame = ZFrame::new();
+        self.recv_frame_into(&mut frame, true)?;
+        Ok(frame)
+    }
+
+    /// Receives into an existing frame, replacing its content (reuses the `zmq_msg_t`).
+    pub fn recv_frame_into(&self, frame: &mut ZFrame, dontwait: bool) -> Result<()> {
+        let flags = if dontwait { zmsg_sys::ZMQ_DONTWAIT } else { 0 };
+        loop {
+            // SAFETY: raw is a live socket; frame holds an initialised message that libzmq
+            // releases before storing the received content.
+            let rc = unsafe { zmsg_sys::zmq_msg_recv(frame.raw_mut(), self.raw, flags) };
+            if rc != -1 {
+                // SAFETY: the message was just received and is initialised.
+                let more = unsafe { zmsg_sys::zmq_msg_more(frame.raw_mut()) } == 1;
+                frame.set_more(more);
+                return Ok(());
+            }
+            match Error::last() {
+                Error::Interrupted if !crate::signal::interrupted() => continue,
+                err => return Err(err),
+            }
+        }
+    }
+
+    /// Receives a whole multipart message.
+    pub fn recv_msg(&self) -> Result<ZMsg> {
+        let mut msg = ZMsg::new();
+        self.recv_msg_into(&mut msg, false)?;
+        Ok(msg)
+    }
+
+    /// Receives a whole message if one is waiting, else returns [`Error::Again`] at once.
+    pub fn recv_msg_dontwait(&self) -> Result<ZMsg> {
+        let mut msg = ZMsg::new();
+        self.recv_msg_into(&mut msg, true)?;
+        Ok(msg)
+    }
+
+    /// Receives a whole message, appending its frames to `msg` (which is cleared first). Reusing
+    /// one `ZMsg` avoids an allocation per message in hot loops.
+    pub fn recv_msg_into(&self, msg: &mut ZMsg, dontwait: bool) -> Result<()> {
+        msg.clear();
+        let mut frame = ZFrame::new();
+        self.recv_frame_into(&mut frame, dontwait)?;
+        loop {
+            let more = frame.more();
+            msg.append_frame(frame);
+            if !more {
+                return Ok(());
+            }
+            frame = ZFrame::new();
+            // Once the first part has arrived, the rest are already there: never blocks.
+            self.recv_frame_into(&mut frame, false)?;
+        }
+    }
+
+    /// Receives a single frame as UTF-8 text; any further frames of the message are discarded.
+    pub fn recv_string(&self) -> Result<String> {
+        let frame = self.recv_frame()?;
+        if frame.more() {
+            self.skip_rest()?;
+        }
+        frame.to_str().map(str::to_owned)
+    }
+
+    /// Reads and drops the remaining frames of a partly received message.
+    fn skip_rest(&self) -> Result<()> {
+        let mut frame = ZFrame::new();
+        loop {
+            self.recv_frame_into(&mut frame, false)?;
+            if !frame.more() {
+                return Ok(());
+            }
+        }
+    }
+
+    /// The readiness of the socket right now (`ZMQ_EVENTS`), without blocking.
+    pub fn events(&self) -> Result<Events> {
+        Ok(Events(self.events_raw()? as i16))
+    }
+
+    /// Waits up to `timeout` (`None`: forever) for `events`; returns the ready subset, empty on
+    /// timeout.
+    pub fn poll(&self, events: Events, timeout: Option<std::time::Duration>) -> Result<Events> {
+        let mut item = zmsg_sys::zmq_pollitem_t {
+            socket: self.raw,
+            fd: 0,
+            events: events.0,
+            revents: 0,
+        };
+        let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i64::MAX as u128) as i64);
+        // SAFETY: one valid poll item pointing at our live socket.
+        let rc = unsafe { zmsg_sys::zmq_poll(&mut item, 1, timeout_ms as _) };
+        check(rc)?;
+        Ok(Events(item.revents))
+    }
+
+    /// Sends a CZMQ-compatible signal (`zsock_signal`): a one-frame message of 8 bytes whose last
+    /// byte is `status`. Used by actors to say they are ready.
+    pub fn signal(&self, status: u8) -> Result<()> {
+        let value: u64 = 0x7766_5544_3322_1100 + status as u64;
+        self.send(&value.to_ne_bytes())
+    }
+
+    /// Waits for a signal sent with [`ZSocket::signal`] and returns its status, skipping any other
+    /// messages (as CZMQ's `zsock_wait` does).
+    pub fn wait_signal(&self) -> Result<u8> {
+        loop {
+            let msg = self.recv_msg()?;
+            if msg.len() == 1 {
+                if let Some(frame) = msg.first() {
+                    if frame.len() == 8 {
+                        let mut bytes = [0u8; 8];
+                        bytes.copy_from_slice(frame.data());
+                        let value = u64::from_ne_bytes(bytes);
+                        if value & 0xffff_ffff_ffff_ff00 == 0x7766_5544_3322_1100 {
+                            return Ok((value & 0xff) as u8);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts a socket monitor publishing `events` (a mask of `ZMQ_EVENT_*`) on an inproc PAIR
+    /// endpoint; see [`crate::ZMonitor`] for the friendly version.
+    pub fn monitor_raw(&self, endpoint: Option<&str>, events: i32) -> Result<()> {
+        let c_endpoint = endpoint.map(endpoint_cstring).transpose()?;
+        let ptr = c_endpoint.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+        // SAFETY: raw is a live socket; ptr is NUL-terminated or null (which stops monitoring).
+        check(unsafe { zmsg_sys::zmq_socket_monitor(self.raw, ptr, events) }).map(drop)
+    }
+}
+
+/// Splits a CZMQ-style endpoint into (bind?, address).
+fn parse_endpoint(endpoint: &str, serverish: bool) -> Result<(bool, &str)> {
+    let (bind, address) = match endpoint.as_bytes().first() {
+        Some(b'@') => (true, &endpoint[1..]),
+        Some(b'>') => (false, &endpoint[1..]),
+        _ => (serverish, endpoint),
+    };
+    if !address.contains("://") {
+        return Err(Error::InvalidEndpoint(endpoint.to_string()));
+    }
+    Ok((bind, address))
+}
+
+fn endpoint_cstring(endpoint: &str) -> Result<CString> {
+    CString::new(endpoint).map_err(|_| Error::InvalidEndpoint(endpoint.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_prefixes() {
+        assert_eq!(
+            parse_endpoint("@tcp://*:1", false).unwrap(),
+            (true, "tcp://*:1")
+        );
+        assert_eq!(
+            parse_endpoint(">ipc://x", true).unwrap(),
+            (false, "ipc://x")
+        );
+        assert_eq!(
+            parse_endpoint("inproc://a", true).unwrap(),
+            (true, "inproc://a")
+        );
+        assert!(parse_endpoint("@nonsense", true).is_err());
+    }
+
+    #[test]
+    fn ephemeral_port_is_reported() {
+        let rep = ZSocket::new(SocketType::Rep).unwrap();
+        let bound = rep.bind("tcp://127.0.0.1:*").unwrap();
+        let port = bound.port().expect("a port");
+        assert!(port > 0);
+        assert_eq!(bound.as_str(), format!("tcp://127.0.0.1:{port}"));
+    }
+
+    #[test]
+    fn attach_several_endpoints() {
+        let pull = ZSocket::new_pull("@inproc://attach-a, @inproc://attach-b").unwrap();
+        let push_a = ZSocket::new_push(">inproc://attach-a").unwrap();
+        let push_b = ZSocket::new_push("inproc://attach-b").unwrap();
+        push_a.send_str("a").unwrap();
+        push_b.send_str("b").unwrap();
+        let mut got = [pull.recv_string().unwrap(), pull.recv_string().unwrap()];
+        got.sort();
+        assert_eq!(got, ["a".to_string(), "b".to_string()]);
+    }
+
+    #[test]
+    fn socket_types_round_trip() {
+        for raw in 0..12 {
+            let kind = SocketType::from_raw(raw).unwrap();
+            assert_eq!(kind.raw(), raw);
+            let socket = ZSocket::new(kind).unwrap();
+            assert_eq!(socket.socket_type().unwrap(), kind);
+        }
+    }
+
+    #[test]
+    fn failed_send_keeps_the_message() {
+        let router = ZSocket::new(SocketType::Router).unwrap();
+        router.set_router_mandatory(true).unwrap();
+        let mut msg = ZMsg::new();
+        msg.append("nobody");
+        msg.append("payload");
+        let err = router
+            .send_msg_ref(&mut msg, SendFlags::DONTWAIT)
+            .unwrap_err();
+        assert_eq!(err.errno(), Some(libc::EHOSTUNREACH));
+        assert_eq!(msg.len(), 2, "nothing may be lost on a failed send");
+    }
+
+    #[test]
+    fn signal_round_trip() {
+        let a = ZSocket::new_pair("@inproc://signal-test").unwrap();
+        let b = ZSocket::new_pair(">inproc://signal-test").unwrap();
+        a.send_str("noise").unwrap();
+        a.signal(3).unwrap();
+        assert_eq!(b.wait_signal().unwrap(), 3);
+    }
+
+    #[test]
+    fn recv_timeout_is_again() {
+        let pull = ZSocket::new_pull("@inproc://timeout-test").unwrap();
+        pull.set_rcvtimeo(10).unwrap();
+        assert!(pull.recv_frame().unwrap_err().is_again());
+        assert!(pull.recv_frame_dontwait().unwrap_err().is_again());
+    }
+}
