@@ -26,19 +26,30 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod actor;
+pub mod auth;
+pub mod cert;
+pub mod certstore;
 pub mod context;
 pub mod error;
 pub mod frame;
+pub mod monitor;
 pub mod msg;
 pub mod options;
+pub mod poller;
+pub mod proxy;
 pub mod signal;
 pub mod socket;
 pub mod value;
+pub mod z85;
+pub mod zloop;
 
+pub use actor::ZActor;
 pub use context::{shutdown, ZContext};
 pub use error::{Error, Result};
 pub use frame::ZFrame;
 pub use msg::{IntoFrame, ZMsg};
+pub use poller::ZPoller;
 pub use signal::{install_interrupt_handler, interrupted};
 pub use socket::{BoundEndpoint, Events, SendFlags, SocketType, ZSocket};
 pub use value::FrameValue;
