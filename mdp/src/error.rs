@@ -1,0 +1,42 @@
+//! The error type of the mdp crate, shared by the broker, the worker and the clients.
+
+/// An mdp result.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong when speaking Majordomo.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No reply arrived in time, after every retry the configuration allows.
+    #[error("no reply within the timeout")]
+    Timeout,
+    /// The broker answered `mmi.service` with 404: no worker serves that service.
+    #[error("service {0:?} is not available (mmi.service answered 404)")]
+    ServiceUnavailable(String),
+    /// The broker stopped answering (a worker declared it dead, or a client found no broker at
+    /// all); the thing asked for was not delivered.
+    #[error("the broker is gone: {0}")]
+    BrokerGone(String),
+    /// The peer ended the conversation (a DISCONNECT), or the object was stopped or shut down.
+    #[error("disconnected: {0}")]
+    Disconnected(String),
+    /// A message broke the MDP/0.1 rules (bad header, unknown command, missing frames, ...).
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// A configuration value or argument that cannot be used.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// The process was interrupted (SIGINT/SIGTERM) while waiting.
+    #[error("interrupted")]
+    Interrupted,
+    /// An error from zmsg / libzmq.
+    #[error(transparent)]
+    Zmq(#[from] zmsg::Error),
+}
+
+impl Error {
+    /// True for the errors a caller may retry later (timeouts and a missing broker).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Error::Timeout | Error::BrokerGone(_))
+    }
+}

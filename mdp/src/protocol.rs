@@ -1,0 +1,125 @@
+//! MDP/0.1 wire constants and frame checks (ZeroMQ RFC 7), shared by broker, worker and clients.
+//!
+//! Frame layouts after the ROUTER identity (see `docs/mdp.md`):
+//!
+//! | message | frames |
+//! |---|---|
+//! | client REQUEST / REPLY | `"" , "MDPC01" , service , body...` |
+//! | worker READY | `"" , "MDPW01" , 0x01 , service` |
+//! | broker REQUEST | `"" , "MDPW01" , 0x02 , client , "" , body...` |
+//! | worker REPLY | `"" , "MDPW01" , 0x03 , client , "" , body...` |
+//! | HEARTBEAT / DISCONNECT | `"" , "MDPW01" , 0x04 / 0x05` |
+
+use zmsg::{ZFrame, ZMsg};
+
+/// The client sub-protocol header, `MDPC01`.
+pub const CLIENT: &[u8] = b"MDPC01";
+/// The worker sub-protocol header, `MDPW01`.
+pub const WORKER: &[u8] = b"MDPW01";
+/// The prefix of the service names the broker answers itself (RFC 8, MMI).
+pub const MMI_PREFIX: &[u8] = b"mmi.";
+
+/// The defaults of the zguide and of this crate: heartbeat every 2.5 s, peer dead after 3 missed.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 2500;
+/// How many heartbeat intervals without traffic make a peer dead.
+pub const DEFAULT_LIVENESS: u32 = 3;
+
+/// A worker-protocol command byte.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Command {
+    /// Worker → broker: ready to serve a service.
+    Ready = 0x01,
+    /// Broker → worker: a request to process.
+    Request = 0x02,
+    /// Worker → broker: the reply to a request.
+    Reply = 0x03,
+    /// Both ways: I am alive.
+    Heartbeat = 0x04,
+    /// Both ways: this conversation is over.
+    Disconnect = 0x05,
+}
+
+impl Command {
+    /// The command for a one-byte frame, if it is one of the five.
+    pub fn from_frame(frame: &ZFrame) -> Option<Command> {
+        match frame.data() {
+            [0x01] => Some(Command::Ready),
+            [0x02] => Some(Command::Request),
+            [0x03] => Some(Command::Reply),
+            [0x04] => Some(Command::Heartbeat),
+            [0x05] => Some(Command::Disconnect),
+            _ => None,
+        }
+    }
+
+    /// The command as a one-byte frame.
+    pub fn frame(self) -> ZFrame {
+        ZFrame::copy_from(&[self as u8])
+    }
+
+    /// The command's name, for logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Command::Ready => "READY",
+            Command::Request => "REQUEST",
+            Command::Reply => "REPLY",
+            Command::Heartbeat => "HEARTBEAT",
+            Command::Disconnect => "DISCONNECT",
+        }
+    }
+}
+
+/// Builds a worker-protocol command for a DEALER socket: `"" , "MDPW01" , command , rest...`.
+pub fn worker_command(command: Command, rest: ZMsg) -> ZMsg {
+    let mut msg = rest;
+    msg.push_frame(command.frame());
+    msg.push(WORKER);
+    msg.push_frame(ZFrame::new());
+    msg
+}
+
+/// True when `service` is reserved for the broker's management interface (`mmi.`).
+pub fn is_mmi(service: &[u8]) -> bool {
+    service.starts_with(MMI_PREFIX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_round_trip() {
+        for command in [
+            Command::Ready,
+            Command::Request,
+            Command::Reply,
+            Command::Heartbeat,
+            Command::Disconnect,
+        ] {
+            assert_eq!(Command::from_frame(&command.frame()), Some(command));
+        }
+        assert_eq!(Command::from_frame(&ZFrame::from(&[0x06u8][..])), None);
+        assert_eq!(Command::from_frame(&ZFrame::from(&[0x01u8, 0][..])), None);
+        assert_eq!(Command::from_frame(&ZFrame::new()), None);
+    }
+
+    #[test]
+    fn worker_command_layout() {
+        let mut body = ZMsg::new();
+        body.append("echo");
+        let msg = worker_command(Command::Ready, body);
+        assert_eq!(msg.len(), 4);
+        assert!(msg[0].is_empty());
+        assert_eq!(msg[1].data(), WORKER);
+        assert_eq!(msg[2].data(), &[0x01]);
+        assert_eq!(msg[3].data(), b"echo");
+    }
+
+    #[test]
+    fn mmi_prefix() {
+        assert!(is_mmi(b"mmi.service"));
+        assert!(!is_mmi(b"mmiservice"));
+        assert!(!is_mmi(b"echo"));
+    }
+}
