@@ -31,12 +31,43 @@ pub enum Error {
     Interrupted,
     /// An error from zmsg / libzmq.
     #[error(transparent)]
-    Zmq(#[from] zmsg::Error),
+    Zmq(zmsg::Error),
+}
+
+impl From<zmsg::Error> for Error {
+    /// Wraps a zmsg error; an interrupted call becomes [`Error::Interrupted`], so callers match
+    /// one variant for Ctrl-C whichever layer saw it.
+    fn from(err: zmsg::Error) -> Self {
+        match err {
+            zmsg::Error::Interrupted => Error::Interrupted,
+            other => Error::Zmq(other),
+        }
+    }
 }
 
 impl Error {
     /// True for the errors a caller may retry later (timeouts and a missing broker).
     pub fn is_transient(&self) -> bool {
         matches!(self, Error::Timeout | Error::BrokerGone(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zmsg_errors_convert() {
+        assert!(matches!(
+            Error::from(zmsg::Error::Interrupted),
+            Error::Interrupted
+        ));
+        assert!(matches!(
+            Error::from(zmsg::Error::Again),
+            Error::Zmq(zmsg::Error::Again)
+        ));
+        assert!(Error::Timeout.is_transient());
+        assert!(Error::BrokerGone("x".into()).is_transient());
+        assert!(!Error::Protocol("x".into()).is_transient());
     }
 }

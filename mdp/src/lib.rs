@@ -6,7 +6,17 @@
 //! hooks.
 #![deny(missing_docs)]
 
+pub mod async_client;
+pub mod broker;
+pub mod client;
 pub mod error;
 pub mod protocol;
+pub mod worker;
 
+pub use async_client::AsyncClient;
+pub use broker::{
+    Broker, BrokerConfig, BrokerHandle, BrokerHooks, HookAction, HookReply, HookRequest, Route, Stats,
+};
+pub use client::{Client, ClientConfig};
 pub use error::{Error, Result};
+pub use worker::{HandlerReply, Request, StopHandle, Worker, WorkerConfig};

@@ -56,6 +56,17 @@ pub enum Error {
     /// A value that an API does not accept (a bad option value, an out-of-range number, ...).
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A certificate (or password) file that cannot be read or parsed; `line` is 1-based, 0 when
+    /// the problem is the file as a whole (missing, unreadable, no public key).
+    #[error("{}{}: {reason}", path.display(), if *line > 0 { format!(":{line}") } else { String::new() })]
+    Cert {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The offending line (1-based), or 0 for the whole file.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
     /// An operating-system I/O error (files, threads).
     #[error(transparent)]
     Io(#[from] std::io::Error),

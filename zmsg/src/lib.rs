@@ -45,6 +45,9 @@ pub mod z85;
 pub mod zloop;
 
 pub use actor::ZActor;
+pub use auth::ZAuth;
+pub use cert::ZCert;
+pub use certstore::ZCertStore;
 pub use context::{shutdown, ZContext};
 pub use error::{Error, Result};
 pub use frame::ZFrame;
@@ -53,6 +56,9 @@ pub use poller::ZPoller;
 pub use signal::{install_interrupt_handler, interrupted};
 pub use socket::{BoundEndpoint, Events, SendFlags, SocketType, ZSocket};
 pub use value::FrameValue;
+pub use zloop::{LoopCtx, ReaderId, TicketId, TimerId, ZLoop};
+pub use monitor::{MonitorEvent, MonitorEventKind, MonitorEvents, ZMonitor};
+pub use proxy::{proxy, proxy_steerable, ZProxy};
 
 /// Re-export of the raw bindings, for what the safe API does not cover.
 pub use zmsg_sys as sys;

@@ -1,0 +1,524 @@
+#!/usr/bin/env python3
+"""Runs zmsg's ports of libzmq's perf tools and the C++ originals side by side.
+
+Started by `bench/run` (which sets up the venv). Steps:
+  1. `cargo build --release -p zmsg-perf` (the Rust ports), reading from cargo's JSON messages
+     where the build scripts put libzmq.a (zmsg-sys) and libsodium.a (libsodium-sys-stable);
+  2. g++ -O2 of libzmq's own perf/*.cpp (from the zeromq-src crate cargo downloaded) against
+     those same two static libraries, into bench/out/c/;
+  3. for every transport, test (throughput, latency) and message size, C and zmsg are run one
+     after the other (the order alternates), the whole sweep repeated --runs times; the table
+     shows the median of each and the ratio zmsg/C;
+  4. bench/out/results.json and results.md, the plot bench/out/perf.{png,svg}, copied to
+     docs/img/, and (full runs) the figures section of docs/performance.md.
+
+Message counts (per run) are chosen so that a run lasts about 0.2-1 s on a 2-core machine:
+  throughput: 400 MB / size messages, clamped to [10,000, 1,000,000] (tcp, ipc); twice that
+              for inproc, clamped to [20,000, 2,000,000];
+  latency:    10,000 round trips (tcp, ipc), 20,000 (inproc), halved from 16 KiB up.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+DOCS_IMG = ROOT / "docs" / "img"
+DOC = ROOT / "docs" / "performance.md"
+PROGRAMS = ["local_thr", "remote_thr", "local_lat", "remote_lat", "inproc_thr", "inproc_lat"]
+SIZES = [1, 16, 256, 1024, 4096, 16384, 65536]
+QUICK_SIZES = [1, 256, 4096, 65536]
+TRANSPORTS = ["tcp", "ipc", "inproc"]
+KINDS = ["thr", "lat"]
+IMPLS = ["c", "zmsg"]
+RUN_TIMEOUT = 120  # seconds any single program may take before the run counts as failed
+THR_BAR = 0.95
+LAT_BAR = 1.05
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Build
+
+
+def cargo_build(packages, bins=True):
+    """Builds `packages` in release; returns (executables by name, build-script outputs)."""
+    cmd = ["cargo", "build", "--release", "--message-format=json-render-diagnostics"]
+    for package in packages:
+        cmd += ["-p", package]
+    if bins:
+        cmd.append("--bins")
+    log("$", " ".join(cmd))
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        sys.exit("bench: cargo build failed")
+    executables, scripts = {}, {}
+    for line in proc.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") == "compiler-artifact" and message.get("executable"):
+            executables[message["target"]["name"]] = Path(message["executable"])
+        if message.get("reason") == "build-script-executed":
+            scripts[message["package_id"]] = message
+    return executables, scripts
+
+
+def find_static_libs(scripts):
+    """libzmq.a, libsodium.a and the folder holding platform.hpp, from zmsg-sys's build script."""
+    for package_id, message in scripts.items():
+        if "zmsg-sys" not in package_id:
+            continue
+        out_dir = Path(message["out_dir"])
+        libzmq = out_dir / "lib" / "libzmq.a"
+        sodium = None
+        for path in message.get("linked_paths", []):
+            candidate = Path(path.split("=", 1)[-1]) / "libsodium.a"
+            if candidate.exists():
+                sodium = candidate
+        if libzmq.exists() and sodium and (out_dir / "platform.hpp").exists():
+            return libzmq, sodium, out_dir
+    sys.exit("bench: could not find libzmq.a/libsodium.a from zmsg-sys's build (vendored build?)")
+
+
+def zeromq_src_perf_dir():
+    """The perf/ folder of the zeromq-src crate that our libzmq.a was built from."""
+    proc = subprocess.run(
+        ["cargo", "metadata", "--format-version", "1"],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
+    )
+    for package in json.loads(proc.stdout)["packages"]:
+        if package["name"] == "zeromq-src":
+            perf = Path(package["manifest_path"]).parent / "vendor" / "perf"
+            if perf.is_dir():
+                return perf, package["version"]
+    sys.exit("bench: zeromq-src's perf/ sources not found (cargo fetch?)")
+
+
+def build_c_tools(libzmq, sodium, platform_dir):
+    perf_dir, version = zeromq_src_perf_dir()
+    c_dir = OUT / "c"
+    c_dir.mkdir(parents=True, exist_ok=True)
+    cxx = os.environ.get("CXX", "c++")
+    tools = {}
+    for name in PROGRAMS:
+        source = perf_dir / f"{name}.cpp"
+        target = c_dir / name
+        newest_input = max(source.stat().st_mtime, libzmq.stat().st_mtime, sodium.stat().st_mtime)
+        if not target.exists() or target.stat().st_mtime < newest_input:
+            cmd = [cxx, "-O2", f"-I{platform_dir}", str(source), "-o", str(target),
+                   str(libzmq), str(sodium), "-lpthread"]
+            log("$", " ".join(cmd))
+            subprocess.run(cmd, check=True)
+        tools[name] = target
+    return tools, version
+
+
+# ----------------------------------------------------------------------------------------------
+# Running
+
+
+def thr_count(size, transport):
+    if transport == "inproc":
+        return max(20_000, min(2_000_000, 800_000_000 // size))
+    return max(10_000, min(1_000_000, 400_000_000 // size))
+
+
+def lat_count(size, transport):
+    count = 20_000 if transport == "inproc" else 10_000
+    return count // 2 if size >= 16384 else count
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def tcp_listening(port):
+    """True once something listens on 127.0.0.1:port (read from /proc/net/tcp, no probe)."""
+    try:
+        with open("/proc/net/tcp") as table:
+            next(table)
+            for line in table:
+                fields = line.split()
+                local, state = fields[1], fields[3]
+                if state == "0A" and int(local.split(":")[1], 16) == port:
+                    return True
+        return False
+    except OSError:
+        with socket.socket() as sock:
+            return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def wait_bound(transport, address, server, limit=10.0):
+    """Waits until the server process has bound (so a client's first message sees no reconnect
+    delay); gives up after `limit` seconds or if the server died."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            return False
+        if transport == "tcp" and tcp_listening(address):
+            return True
+        if transport == "ipc" and os.path.exists(address):
+            return True
+        time.sleep(0.002)
+    return False
+
+
+THR_RE = re.compile(r"mean throughput: (\d+) \[msg/s\]")
+LAT_RE = re.compile(r"average latency: ([\d.]+) \[us\]")
+
+
+def parse(kind, text):
+    match = (THR_RE if kind == "thr" else LAT_RE).search(text or "")
+    return float(match.group(1)) if match else None
+
+
+class Runner:
+    def __init__(self, tools, run_id):
+        self.tools = tools  # impl -> program name -> path
+        self.run_id = run_id
+        self.serial = 0
+        self.sleepers = []  # local_lat processes in their final 1 s sleep
+
+    def endpoint(self, transport):
+        self.serial += 1
+        if transport == "tcp":
+            port = free_port()
+            return f"tcp://127.0.0.1:{port}", port
+        path = f"/tmp/zmsg-bench-{self.run_id}-{self.serial}.ipc"
+        return f"ipc://{path}", path
+
+    def run(self, impl, transport, kind, size, count):
+        tools = self.tools[impl]
+        if transport == "inproc":
+            try:
+                proc = subprocess.run([str(tools[f"inproc_{kind}"]), str(size), str(count)],
+                                      stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                return None
+            return parse(kind, proc.stdout)
+
+        server_name, client_name = (("local_thr", "remote_thr") if kind == "thr"
+                                    else ("local_lat", "remote_lat"))
+        endpoint, address = self.endpoint(transport)
+        args = [endpoint, str(size), str(count)]
+        server = subprocess.Popen([str(tools[server_name])] + args, stdout=subprocess.PIPE, text=True)
+        if not wait_bound(transport, address, server):
+            server.kill()
+            server.communicate()
+            return None
+        client = subprocess.Popen([str(tools[client_name])] + args, stdout=subprocess.PIPE, text=True)
+        try:
+            if kind == "thr":
+                out, _ = server.communicate(timeout=RUN_TIMEOUT)
+                client.communicate(timeout=RUN_TIMEOUT)
+            else:
+                out, _ = client.communicate(timeout=RUN_TIMEOUT)
+                # local_lat sleeps 1 s before exiting (as libzmq's does); let it, in the background.
+                self.sleepers.append((server, address if transport == "ipc" else None))
+        except subprocess.TimeoutExpired:
+            for proc in (server, client):
+                proc.kill()
+                proc.communicate()
+            return None
+        if kind == "thr" and transport == "ipc":
+            remove_quietly(address)
+        self.reap(block=False)
+        return parse(kind, out)
+
+    def reap(self, block):
+        still = []
+        for proc, path in self.sleepers:
+            if block:
+                try:
+                    proc.communicate(timeout=RUN_TIMEOUT)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+            if proc.poll() is None:
+                still.append((proc, path))
+            else:
+                proc.communicate()
+                if path:
+                    remove_quietly(path)
+        self.sleepers = still
+
+
+def remove_quietly(path):
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+# ----------------------------------------------------------------------------------------------
+# Reporting
+
+
+def machine_info():
+    info = {"nproc": os.cpu_count(), "model": "unknown", "kernel": os.uname().release}
+    try:
+        for line in subprocess.run(["lscpu"], stdout=subprocess.PIPE, text=True).stdout.splitlines():
+            if line.startswith("Model name:"):
+                info["model"] = line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    try:
+        with open("/proc/meminfo") as meminfo:
+            info["mem_gib"] = round(int(meminfo.readline().split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    try:
+        info["rustc"] = subprocess.run(["rustc", "--version"], stdout=subprocess.PIPE,
+                                       text=True).stdout.strip()
+        info["cxx"] = subprocess.run([os.environ.get("CXX", "c++"), "--version"],
+                                     stdout=subprocess.PIPE, text=True).stdout.splitlines()[0]
+        info["git"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
+                                     stdout=subprocess.PIPE, text=True).stdout.strip()
+    except (OSError, IndexError):
+        pass
+    return info
+
+
+def human_size(size):
+    if size >= 1024 and size % 1024 == 0:
+        return f"{size // 1024} KiB"
+    return f"{size} B"
+
+
+def summarize(results):
+    rows = []
+    for (transport, kind, size), runs in results.items():
+        c_runs = [v for v in runs["c"] if v is not None]
+        z_runs = [v for v in runs["zmsg"] if v is not None]
+        c_med = statistics.median(c_runs) if c_runs else None
+        z_med = statistics.median(z_runs) if z_runs else None
+        ratio = z_med / c_med if c_med and z_med else None
+        if ratio is None:
+            verdict = "n/a"
+        elif kind == "thr":
+            verdict = "ok" if ratio >= THR_BAR else "MISS"
+        else:
+            verdict = "ok" if ratio <= LAT_BAR else "MISS"
+        rows.append({"transport": transport, "kind": kind, "size": size, "c": c_med,
+                     "zmsg": z_med, "ratio": ratio, "verdict": verdict,
+                     "c_runs": runs["c"], "zmsg_runs": runs["zmsg"]})
+    return rows
+
+
+def fmt_value(kind, value):
+    if value is None:
+        return "failed"
+    return f"{value:,.0f}" if kind == "thr" else f"{value:.2f}"
+
+
+def tables_markdown(rows, runs):
+    lines = []
+    for kind, title, unit, bar in (("thr", "Throughput", "msg/s", f"bar: ratio >= {THR_BAR}"),
+                                   ("lat", "Latency (one way)", "us", f"bar: ratio <= {LAT_BAR}")):
+        lines.append(f"**{title}**, {unit}, median of {runs} run(s); ratio = zmsg / C ({bar})")
+        lines.append("")
+        lines.append("| transport | size | C | zmsg | ratio | |")
+        lines.append("|---|---:|---:|---:|---:|---|")
+        for row in rows:
+            if row["kind"] != kind:
+                continue
+            ratio = f"{row['ratio']:.3f}" if row["ratio"] else "n/a"
+            lines.append(f"| {row['transport']} | {human_size(row['size'])} | "
+                         f"{fmt_value(kind, row['c'])} | {fmt_value(kind, row['zmsg'])} | "
+                         f"{ratio} | {row['verdict']} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def print_tables(rows, runs):
+    for kind, title in (("thr", "THROUGHPUT [msg/s]"), ("lat", "LATENCY [us, one way]")):
+        print(f"\n{title}  (median of {runs}; ratio = zmsg/C)")
+        print(f"{'transport':<9} {'size':>8} {'C':>14} {'zmsg':>14} {'ratio':>7}")
+        for row in rows:
+            if row["kind"] != kind:
+                continue
+            ratio = f"{row['ratio']:.3f}" if row["ratio"] else "n/a"
+            print(f"{row['transport']:<9} {human_size(row['size']):>8} "
+                  f"{fmt_value(kind, row['c']):>14} {fmt_value(kind, row['zmsg']):>14} "
+                  f"{ratio:>7}  {row['verdict'] if row['verdict'] != 'ok' else ''}")
+    sys.stdout.flush()
+
+
+def plot(rows, info, transports, runs):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("bench: matplotlib missing, no plot (pip install -r bench/requirements.txt)")
+        return []
+    fig, axes = plt.subplots(2, len(transports), figsize=(5 * len(transports), 8.5), squeeze=False)
+    styles = {"c": dict(color="#555555", marker="o", label="libzmq C perf tool"),
+              "zmsg": dict(color="#d9480f", marker="s", label="zmsg (Rust)")}
+    for col, transport in enumerate(transports):
+        for row_index, kind in enumerate(KINDS):
+            ax = axes[row_index][col]
+            points = sorted((r for r in rows if r["transport"] == transport and r["kind"] == kind),
+                            key=lambda r: r["size"])
+            for impl in IMPLS:
+                xs = [r["size"] for r in points if r[impl]]
+                ys = [r[impl] for r in points if r[impl]]
+                if kind == "thr":
+                    ys = [y * s * 8 / 1e6 for y, s in zip(ys, xs)]  # Mb/s reads better across sizes
+                ax.plot(xs, ys, **styles[impl])
+            ax.set_xscale("log", base=2)
+            ax.set_yscale("log")
+            ax.set_xticks(sorted({r["size"] for r in points}))
+            ax.set_xticklabels([human_size(r) for r in sorted({r["size"] for r in points})],
+                               rotation=45, fontsize=8)
+            ax.grid(True, which="both", alpha=0.3)
+            if kind == "thr":
+                ax.set_title(f"{transport}: throughput (PUSH/PULL)")
+                ax.set_ylabel("Mb/s (higher is better)")
+            else:
+                ax.set_title(f"{transport}: latency (REQ/REP)")
+                ax.set_ylabel("us one way (lower is better)")
+            ax.set_xlabel("message size")
+            for r in points:
+                if r["ratio"]:
+                    y = r["zmsg"] * (r["size"] * 8 / 1e6 if kind == "thr" else 1)
+                    ax.annotate(f"{r['ratio']:.2f}", (r["size"], y), textcoords="offset points",
+                                xytext=(0, 6), ha="center", fontsize=7, color="#d9480f")
+            ax.legend(fontsize=8)
+    fig.suptitle(f"zmsg vs libzmq 4.3.5 C perf tools — median of {runs} run(s), labels = "
+                 f"zmsg/C ratio\n{info.get('model')} x {info.get('nproc')} cores, shared machine",
+                 fontsize=10)
+    fig.tight_layout()
+    written = []
+    for ext in ("png", "svg"):
+        path = OUT / f"perf.{ext}"
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def update_doc(markdown, info, stamp):
+    """Replaces the figures between the bench markers in docs/performance.md."""
+    if not DOC.exists():
+        return False
+    text = DOC.read_text()
+    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    machine = (f"Measured {stamp} on {info.get('model')}, {info.get('nproc')} cores, "
+               f"{info.get('mem_gib', '?')} GiB, Linux {info.get('kernel')} "
+               f"({info.get('rustc', '')}; {info.get('cxx', '')}; commit {info.get('git', '?')}). "
+               "The machine is shared with other builds and is noisy: read the ratios.")
+    DOC.write_text(f"{head}{begin}\n{machine}\n\n{markdown}\n![zmsg vs C](img/perf.png)\n\n{end}{tail}")
+    return True
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=3, help="runs per point (median); default 3")
+    parser.add_argument("--sizes", help="comma-separated message sizes in bytes")
+    parser.add_argument("--transports", default=",".join(TRANSPORTS), help="tcp,ipc,inproc")
+    parser.add_argument("--kinds", default=",".join(KINDS), help="thr,lat")
+    parser.add_argument("--quick", action="store_true", help="1 run, sizes 1/256/4K/64K")
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply message counts")
+    parser.add_argument("--no-docs", action="store_true", help="leave docs/ alone")
+    parser.add_argument("--mdp", choices=["auto", "yes", "no"], default="auto",
+                        help="also run the MDP broker benchmark (perf/src/bin/mdp_bench.rs)")
+    args = parser.parse_args()
+
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
+        QUICK_SIZES if args.quick else SIZES)
+    runs = 1 if args.quick else max(1, args.runs)
+    transports = [t for t in args.transports.split(",") if t]
+    kinds = [k for k in args.kinds.split(",") if k]
+    update_docs = not args.no_docs and not args.quick and args.sizes is None
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    executables, scripts = cargo_build(["zmsg-perf"])
+    libzmq, sodium, platform_dir = find_static_libs(scripts)
+    c_tools, zeromq_src_version = build_c_tools(libzmq, sodium, platform_dir)
+    rust_tools = {name: executables[name] for name in PROGRAMS}
+    log(f"bench: libzmq {libzmq}\nbench: libsodium {sodium}\nbench: zeromq-src {zeromq_src_version}")
+
+    info = machine_info()
+    info["loadavg_start"] = os.getloadavg()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    runner = Runner({"c": c_tools, "zmsg": rust_tools}, f"{os.getpid()}")
+    results = {(t, k, s): {"c": [], "zmsg": []} for t in transports for k in kinds for s in sizes}
+    total = len(results) * runs * 2
+    done = 0
+    for run in range(runs):
+        for transport in transports:
+            for kind in kinds:
+                for index, size in enumerate(sizes):
+                    base = thr_count(size, transport) if kind == "thr" else lat_count(size, transport)
+                    count = max(2, int(base * args.scale))
+                    order = IMPLS if (run + index) % 2 == 0 else IMPLS[::-1]
+                    for impl in order:
+                        value = runner.run(impl, transport, kind, size, count)
+                        results[(transport, kind, size)][impl].append(value)
+                        done += 1
+                        log(f"[{done}/{total} {time.monotonic() - started:5.0f}s] run {run + 1} "
+                            f"{transport:<6} {kind} {human_size(size):>7} {impl:<4} "
+                            f"{fmt_value(kind, value)}")
+    runner.reap(block=True)
+    info["loadavg_end"] = os.getloadavg()
+
+    rows = summarize(results)
+    print_tables(rows, runs)
+    markdown = tables_markdown(rows, runs)
+    (OUT / "results.md").write_text(markdown)
+    (OUT / "results.json").write_text(json.dumps(
+        {"machine": info, "when": stamp, "runs": runs, "rows": rows}, indent=1))
+    images = plot(rows, info, transports, runs)
+    if update_docs:
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        for image in images:
+            shutil.copy(image, DOCS_IMG / image.name)
+        if update_doc(markdown, info, stamp):
+            log("bench: updated docs/performance.md and docs/img/perf.{png,svg}")
+
+    mdp = executables.get("mdp_bench")
+    if args.mdp == "yes" or (args.mdp == "auto" and mdp and not args.quick):
+        if mdp is None:
+            sys.exit("bench: mdp_bench was not built")
+        print("\nMDP broker benchmark (perf/src/bin/mdp_bench.rs)", flush=True)
+        mdp_out = subprocess.run([str(mdp)], stdout=subprocess.PIPE, text=True, timeout=900)
+        print(mdp_out.stdout, flush=True)
+        (OUT / "mdp.txt").write_text(mdp_out.stdout)
+        if update_docs and DOC.exists():
+            text = DOC.read_text()
+            begin, end = "<!-- mdp:begin -->", "<!-- mdp:end -->"
+            if begin in text and end in text:
+                head, rest = text.split(begin, 1)
+                _, tail = rest.split(end, 1)
+                DOC.write_text(f"{head}{begin}\nMeasured {stamp}, same machine.\n\n```\n"
+                               f"{mdp_out.stdout.strip()}\n```\n{end}{tail}")
+    log(f"bench: done in {time.monotonic() - started:.0f}s; results in {OUT}")
+
+
+if __name__ == "__main__":
+    main()

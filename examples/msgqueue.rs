@@ -1,0 +1,31 @@
+//! Message queue broker: the same ROUTER (tcp://*:5559) to DEALER (tcp://*:5560) broker, using the built-in proxy (zguide: msgqueue).
+//!
+//! Usage: `msgqueue [SECONDS]` runs for SECONDS and exits (default: forever). Ctrl-C ends it.
+use std::time::Duration;
+use zmsg::{Error, SocketType, ZContext};
+
+fn main() -> anyhow::Result<()> {
+    zmsg::install_interrupt_handler()?;
+    let seconds: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let ctx = ZContext::new()?;
+    // Socket facing clients
+    let frontend = ctx.socket(SocketType::Router)?;
+    frontend.bind("tcp://*:5559")?;
+    // Socket facing services
+    let backend = ctx.socket(SocketType::Dealer)?;
+    backend.bind("tcp://*:5560")?;
+
+    if let Some(seconds) = seconds {
+        // Shutting the context down is what ends a running proxy.
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(seconds));
+            let _ = ctx.shutdown();
+        });
+    }
+    // Start the proxy: it runs until the context is shut down or we are interrupted.
+    match zmsg::proxy(&frontend, &backend, None) {
+        Ok(()) | Err(Error::Terminated | Error::Interrupted) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,29 @@
+//! Task sink: a PULL socket on tcp://*:5558 collects 100 results and reports the batch's time (zguide: tasksink).
+//!
+//! Usage: `tasksink`, then start the ventilator and workers. Ctrl-C ends it early.
+use std::io::Write;
+use std::time::Instant;
+use zmsg::{Error, SocketType, ZContext};
+
+fn main() -> anyhow::Result<()> {
+    zmsg::install_interrupt_handler()?;
+    let ctx = ZContext::new()?;
+    let receiver = ctx.socket(SocketType::Pull)?;
+    receiver.bind("tcp://*:5558")?;
+
+    let run = || -> zmsg::Result<()> {
+        receiver.recv_frame()?; // Wait for the start of the batch
+        let start = Instant::now();
+        for task_nbr in 0..100 {
+            receiver.recv_frame()?;
+            print!("{}", if task_nbr % 10 == 0 { ":" } else { "." });
+            let _ = std::io::stdout().flush();
+        }
+        println!("Total elapsed time: {} msec", start.elapsed().as_millis());
+        Ok(())
+    };
+    match run() {
+        Err(Error::Interrupted) => Ok(()),
+        other => Ok(other?),
+    }
+}

@@ -1,0 +1,36 @@
+//! Weather proxy: an XSUB/XPUB proxy that republishes a weather server's updates on another endpoint (zguide: wuproxy).
+//!
+//! Usage: `wuproxy [FRONTEND] [BACKEND] [SECONDS]`. The guide's sample LAN addresses
+//! (tcp://192.168.55.210:5556 and tcp://10.1.1.0:8100) are replaced by runnable defaults:
+//! it connects to the weather server at tcp://localhost:5556 and binds tcp://*:8100; it runs for
+//! SECONDS (default: forever). Ctrl-C ends it.
+use std::time::Duration;
+use zmsg::{Error, SocketType, ZContext};
+
+fn main() -> anyhow::Result<()> {
+    zmsg::install_interrupt_handler()?;
+    let mut args = std::env::args().skip(1);
+    let from = args.next().unwrap_or_else(|| "tcp://localhost:5556".into());
+    let to = args.next().unwrap_or_else(|| "tcp://*:8100".into());
+    let seconds: Option<u64> = args.next().map(|a| a.parse()).transpose()?;
+    let ctx = ZContext::new()?;
+    // This is where the weather server sits
+    let frontend = ctx.socket(SocketType::XSub)?;
+    frontend.connect(&from)?;
+    // This is our public endpoint for subscribers
+    let backend = ctx.socket(SocketType::XPub)?;
+    backend.bind(&to)?;
+
+    if let Some(seconds) = seconds {
+        let ctx = ctx.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(seconds));
+            let _ = ctx.shutdown();
+        });
+    }
+    // Run the proxy until the user interrupts us (or the time is up)
+    match zmsg::proxy(&frontend, &backend, None) {
+        Ok(()) | Err(Error::Terminated | Error::Interrupted) => Ok(()),
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,129 @@
+//! `mdp-broker`: a Majordomo (MDP/0.1) broker with MMI, optional CURVE encryption and ZAP.
+//!
+//! ```text
+//! mdp-broker --bind tcp://*:5555 -v
+//! mdp-broker --curve --cert-dir /var/lib/mdp     # creates DIR/broker + DIR/broker_secret once
+//! ```
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use mdp::{Broker, BrokerConfig};
+use zmsg::{ZAuth, ZCert};
+
+/// A Majordomo Protocol (MDP/0.1) broker.
+#[derive(Debug, Parser)]
+#[command(name = "mdp-broker", version, about)]
+struct Args {
+    /// Endpoint to bind (repeatable).
+    #[arg(long = "bind", value_name = "ENDPOINT", default_value = "tcp://*:5555")]
+    bind: Vec<String>,
+    /// Heartbeat interval in milliseconds (workers must use the same).
+    #[arg(long, value_name = "N", default_value_t = mdp::protocol::DEFAULT_HEARTBEAT_MS)]
+    heartbeat_ms: u64,
+    /// Missed heartbeats before a worker is purged.
+    #[arg(long, value_name = "N", default_value_t = mdp::protocol::DEFAULT_LIVENESS)]
+    liveness: u32,
+    /// How long a request waits for a worker before it is dropped, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 30_000)]
+    request_expiry_ms: u64,
+    /// Encrypt with CURVE: load the broker certificate from --cert-dir, creating it on first start.
+    #[arg(long)]
+    curve: bool,
+    /// Where the broker certificate lives (`DIR/broker` public, `DIR/broker_secret` secret).
+    #[arg(long, value_name = "DIR", default_value = "mdp-certs")]
+    cert_dir: PathBuf,
+    /// With --curve: run a ZAP handler that accepts any client key.
+    #[arg(long, requires = "curve", conflicts_with = "zap_certs")]
+    zap_allow_any: bool,
+    /// With --curve: run a ZAP handler that only accepts the public certificates in DIR.
+    #[arg(long, value_name = "DIR", requires = "curve")]
+    zap_certs: Option<PathBuf>,
+    /// More logging (-v debug, -vv trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    init_tracing(args.verbose);
+    zmsg::install_interrupt_handler().context("installing the SIGINT/SIGTERM handler")?;
+
+    let mut config = BrokerConfig::new(args.bind.iter().cloned());
+    config.heartbeat = Duration::from_millis(args.heartbeat_ms);
+    config.liveness = args.liveness;
+    config.request_expiry = Duration::from_millis(args.request_expiry_ms);
+
+    // Keeps the ZAP handler running as long as the broker.
+    let mut _auth = None;
+    if args.curve {
+        config.curve = Some(load_or_create_cert(&args.cert_dir)?);
+        let location = match (&args.zap_certs, args.zap_allow_any) {
+            (Some(dir), _) => Some(dir.clone()),
+            (None, true) => Some(PathBuf::from(ZAuth::CURVE_ALLOW_ANY)),
+            (None, false) => None,
+        };
+        if let Some(location) = location {
+            let auth = ZAuth::new().context("starting the ZAP handler")?;
+            auth.configure_curve(ZAuth::ANY_DOMAIN, &location)
+                .with_context(|| format!("configuring CURVE ZAP with {}", location.display()))?;
+            config.zap_domain = Some("global".to_owned());
+            _auth = Some(auth);
+        }
+    }
+
+    let mut broker = Broker::bind(config).context("starting the broker")?;
+    for endpoint in broker.endpoints() {
+        println!("mdp-broker: listening on {endpoint}");
+    }
+    if let Some(key) = broker.public_key() {
+        println!("mdp-broker: public key {key}");
+    }
+    broker.run().context("running the broker")?;
+    println!("mdp-broker: stopped ({})", broker.stats());
+    Ok(())
+}
+
+/// Loads `DIR/broker` (and `DIR/broker_secret`), or creates and saves a new certificate.
+fn load_or_create_cert(dir: &Path) -> Result<ZCert> {
+    let path = dir.join("broker");
+    let secret = zmsg::cert::secret_path(&path);
+    if secret.exists() {
+        let cert = ZCert::load(&path).with_context(|| format!("loading {}", secret.display()))?;
+        anyhow::ensure!(
+            !cert.is_public_only(),
+            "{} holds no secret key",
+            secret.display()
+        );
+        return Ok(cert);
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut cert = ZCert::new().context("making a CURVE key pair")?;
+    cert.set_meta("name", "mdp-broker");
+    cert.save(&path)
+        .with_context(|| format!("saving {}", path.display()))?;
+    eprintln!(
+        "mdp-broker: created {} and {}",
+        path.display(),
+        secret.display()
+    );
+    Ok(cert)
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .try_init();
+}

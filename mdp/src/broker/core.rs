@@ -1,0 +1,703 @@
+//! The broker's routing core: the state the [`zmsg::zloop::ZLoop`] owns, and what it does with
+//! each message, heartbeat tick and worker expiry.
+//!
+//! Every path is O(1) per message: workers are found by identity and services by name through
+//! hash maps, idle workers and waiting requests sit in per-service queues. Body frames move from
+//! the incoming message into the outgoing one; a request sent to a worker keeps a clone of its
+//! body (libzmq shares the buffers of large frames, so nothing big is copied) to resend it if the
+//! worker goes away.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tracing::{debug, trace, warn};
+use zmsg::zloop::{LoopCtx, ReaderId, TicketId};
+use zmsg::{Error, SendFlags, ZFrame, ZMsg};
+
+use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
+use super::service::{Request, Service};
+use super::stats::{Counters, GlobalCounters, Stats};
+use super::worker::{WorkerKey, WorkerRecord};
+use crate::protocol::{is_mmi, Command, CLIENT, WORKER};
+
+/// The reactor's context, with the broker core as its state.
+pub(crate) type Ctx = LoopCtx<Core>;
+
+/// How many messages one readable event handles before timers get their turn.
+const BATCH: usize = 256;
+
+/// The tunables the core needs (a copy of part of [`super::BrokerConfig`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub request_expiry: Duration,
+    pub max_queue: usize,
+}
+
+/// Which counter an event bumps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Field {
+    Requests,
+    Replies,
+    Drops,
+    Disconnects,
+    WorkerExpiries,
+}
+
+impl Counters {
+    fn bump(&mut self, field: Field) {
+        let slot = match field {
+            Field::Requests => &mut self.requests,
+            Field::Replies => &mut self.replies,
+            Field::Drops => &mut self.drops,
+            Field::Disconnects => &mut self.disconnects,
+            Field::WorkerExpiries => &mut self.worker_expiries,
+        };
+        *slot += 1;
+    }
+}
+
+/// Why a worker is being forgotten (decides the counter and whether it is told DISCONNECT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gone {
+    /// It sent DISCONNECT: say nothing more.
+    SaidDisconnect,
+    /// It sent an unexpected command: answer DISCONNECT.
+    Unexpected,
+    /// A send to it failed: it is unreachable.
+    Unreachable,
+    /// Its heartbeat expired: tell it DISCONNECT in case it is alive but late.
+    Expired,
+}
+
+/// The broker's state.
+pub(crate) struct Core {
+    /// The ROUTER's reader id in the loop (set right after registration).
+    pub router: Option<ReaderId>,
+    pub settings: Settings,
+    pub workers: HashMap<WorkerKey, WorkerRecord>,
+    pub by_identity: HashMap<Box<[u8]>, WorkerKey>,
+    pub services: HashMap<Box<[u8]>, Service>,
+    pub hooks: Option<Box<dyn BrokerHooks>>,
+    pub total: Counters,
+    pub global: GlobalCounters,
+    next_key: WorkerKey,
+    next_token: u64,
+}
+
+impl Core {
+    pub fn new(settings: Settings) -> Core {
+        Core {
+            router: None,
+            settings,
+            workers: HashMap::new(),
+            by_identity: HashMap::new(),
+            services: HashMap::new(),
+            hooks: None,
+            total: Counters::default(),
+            global: GlobalCounters::default(),
+            next_key: 0,
+            next_token: 0,
+        }
+    }
+
+    /// A snapshot of the counters and the current load.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            total: self.total,
+            global: self.global,
+            services: self
+                .services
+                .iter()
+                .map(|(name, service)| {
+                    (String::from_utf8_lossy(name).into_owned(), service.counters)
+                })
+                .collect(),
+            workers: self.workers.len(),
+            queued: self.services.values().map(|s| s.requests.len()).sum(),
+        }
+    }
+
+    /// Bumps a counter of `service` (if the broker tracks it) and of the total.
+    fn bump(&mut self, service: &[u8], field: Field) {
+        self.total.bump(field);
+        if let Some(service) = self.services.get_mut(service) {
+            service.counters.bump(field);
+        }
+    }
+
+    // ---------------------------------------------------------------- sending
+
+    /// Sends `msg` on the ROUTER without blocking. `Ok(false)`: the peer is unreachable
+    /// (`EHOSTUNREACH`) or its pipe is full (`EAGAIN`), so nothing was sent. `Err` only for
+    /// errors that end the loop (context terminated, socket gone).
+    fn send(&self, ctx: &Ctx, msg: &mut ZMsg) -> zmsg::Result<bool> {
+        let socket = self
+            .router
+            .and_then(|id| ctx.socket(id))
+            .ok_or_else(|| Error::InvalidArgument("the broker's ROUTER socket is gone".into()))?;
+        match socket.send_msg_ref(msg, SendFlags::DONTWAIT) {
+            Ok(()) => Ok(true),
+            Err(Error::Terminated) => Err(Error::Terminated),
+            Err(err) => {
+                debug!(peer = %hex(msg.first().map_or(&[][..], |f| f.data())), %err, "send failed");
+                Ok(false)
+            }
+        }
+    }
+
+    /// Sends a worker command `[identity, "", MDPW01, command]`.
+    fn send_command(&self, ctx: &Ctx, identity: &ZFrame, command: Command) -> zmsg::Result<bool> {
+        let mut msg = ZMsg::with_capacity(4);
+        msg.append_frame(identity.clone());
+        msg.append_frame(ZFrame::new());
+        msg.append(WORKER);
+        msg.append_frame(command.frame());
+        self.send(ctx, &mut msg)
+    }
+
+    /// Sends a client reply `[client, "", MDPC01, service, body...]`; `Ok(false)` when the client
+    /// could not be reached.
+    fn send_to_client(
+        &self,
+        ctx: &Ctx,
+        client: ZFrame,
+        service: ZFrame,
+        mut body: ZMsg,
+    ) -> zmsg::Result<bool> {
+        body.push_frame(service);
+        body.push(CLIENT);
+        body.push_frame(ZFrame::new());
+        body.push_frame(client);
+        self.send(ctx, &mut body)
+    }
+
+    // ---------------------------------------------------------------- input
+
+    /// The ROUTER is readable: handle up to [`BATCH`] messages.
+    pub fn on_readable(&mut self, ctx: &mut Ctx, id: ReaderId) -> zmsg::Result<()> {
+        for _ in 0..BATCH {
+            let received = match ctx.socket(id) {
+                Some(socket) => socket.recv_msg_dontwait(),
+                None => return Ok(()),
+            };
+            match received {
+                Ok(msg) => self.handle(ctx, msg)?,
+                Err(Error::Again) => return Ok(()),
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
+    /// Dispatches one message by its header.
+    fn handle(&mut self, ctx: &mut Ctx, mut msg: ZMsg) -> zmsg::Result<()> {
+        trace!(frames = msg.len(), "received");
+        let Some(sender) = msg.pop_frame() else {
+            return Ok(());
+        };
+        if !msg.pop_frame().is_some_and(|f| f.is_empty()) {
+            return self.invalid(&sender, "frame 0 is not empty");
+        }
+        let Some(header) = msg.pop_frame() else {
+            return self.invalid(&sender, "no header");
+        };
+        match header.data() {
+            CLIENT => self.client_message(ctx, sender, msg),
+            WORKER => self.worker_message(ctx, sender, msg),
+            _ => self.invalid(&sender, "unknown protocol header"),
+        }
+    }
+
+    fn invalid(&mut self, sender: &ZFrame, why: &str) -> zmsg::Result<()> {
+        self.global.invalid += 1;
+        debug!(peer = %hex(sender.data()), why, "invalid message dropped");
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- clients
+
+    /// `msg` = `[service, body...]` from a client.
+    fn client_message(&mut self, ctx: &mut Ctx, client: ZFrame, mut msg: ZMsg) -> zmsg::Result<()> {
+        if msg.len() < 2 {
+            return self.invalid(&client, "client request without a body");
+        }
+        let Some(service) = msg.pop_frame() else {
+            return Ok(());
+        };
+        if service.is_empty() {
+            return self.invalid(&client, "client request for an empty service name");
+        }
+        if is_mmi(service.data()) {
+            self.global.mmi += 1;
+            let reply = self.mmi(service.data(), &msg);
+            return self.send_to_client(ctx, client, service, reply).map(drop);
+        }
+        let mut target: Option<Route> = None;
+        if let Some(hooks) = self.hooks.as_mut() {
+            let action = hooks.on_request(HookRequest {
+                service: service.data(),
+                client: client.data(),
+                body: &mut msg,
+            });
+            match action {
+                HookAction::Forward => {}
+                HookAction::Drop => {
+                    self.bump(service.data(), Field::Requests);
+                    self.bump(service.data(), Field::Drops);
+                    return Ok(());
+                }
+                HookAction::Answer(body) => {
+                    self.bump(service.data(), Field::Requests);
+                    let name = service.clone();
+                    let sent = self.send_to_client(ctx, client, name, body)?;
+                    self.bump(service.data(), delivered(sent));
+                    return Ok(());
+                }
+                HookAction::Redirect(route) => target = Some(route),
+            }
+        }
+        let deadline = ctx.now() + self.settings.request_expiry;
+        let request = Request {
+            client,
+            body: msg,
+            deadline,
+            reply_service: None,
+        };
+        match target {
+            None => self.enqueue(ctx, service.data(), request, true),
+            Some(Route::Service(other)) => {
+                self.bump(service.data(), Field::Requests);
+                let request = Request {
+                    reply_service: Some(service.data().into()),
+                    ..request
+                };
+                self.enqueue(ctx, &other, request, false)
+            }
+            Some(Route::Peer(worker)) => {
+                self.bump(service.data(), Field::Requests);
+                let request = Request {
+                    reply_service: Some(service.data().into()),
+                    ..request
+                };
+                self.redirect_to_worker(ctx, &worker, request)
+            }
+        }
+    }
+
+    /// Queues `request` for `service` (creating the service record) and dispatches.
+    fn enqueue(
+        &mut self,
+        ctx: &mut Ctx,
+        service: &[u8],
+        request: Request,
+        count_request: bool,
+    ) -> zmsg::Result<()> {
+        if !self.services.contains_key(service) {
+            self.services.insert(service.into(), Service::default());
+        }
+        let Some(record) = self.services.get_mut(service) else {
+            return Ok(());
+        };
+        if count_request {
+            record.counters.requests += 1;
+            self.total.requests += 1;
+        }
+        if record.requests.len() >= self.settings.max_queue {
+            record.counters.drops += 1;
+            self.total.drops += 1;
+            debug!(service = %String::from_utf8_lossy(service), "queue full, request dropped");
+            return Ok(());
+        }
+        record.requests.push_back(request);
+        self.dispatch(ctx, service)
+    }
+
+    /// A hook redirected a request to one worker: give it to that worker if it is idle, else
+    /// put it at the front of that worker's service queue; drop it if no such worker exists.
+    fn redirect_to_worker(
+        &mut self,
+        ctx: &mut Ctx,
+        identity: &[u8],
+        request: Request,
+    ) -> zmsg::Result<()> {
+        let Some(&key) = self.by_identity.get(identity) else {
+            self.total.drops += 1;
+            debug!(worker = %hex(identity), "redirect to an unknown worker, request dropped");
+            return Ok(());
+        };
+        let Some(worker) = self.workers.get(&key) else {
+            return Ok(());
+        };
+        if worker.idle_token.is_some() {
+            return self.send_request(ctx, key, request);
+        }
+        let service = worker.service.clone();
+        if let Some(record) = self.services.get_mut(&service) {
+            record.requests.push_front(request);
+        }
+        self.dispatch(ctx, &service)
+    }
+
+    /// Pairs waiting requests with idle workers of `service` until one side runs out.
+    fn dispatch(&mut self, ctx: &mut Ctx, service: &[u8]) -> zmsg::Result<()> {
+        loop {
+            let Some(record) = self.services.get_mut(service) else {
+                return Ok(());
+            };
+            if record.requests.is_empty() {
+                return Ok(());
+            }
+            let Some(key) = record.pop_idle(&self.workers) else {
+                return Ok(());
+            };
+            let Some(request) = record.requests.pop_front() else {
+                return Ok(());
+            };
+            self.send_request(ctx, key, request)?;
+        }
+    }
+
+    /// Sends `request` to worker `key`. If the worker cannot be reached it is forgotten and the
+    /// request goes back to the front of its queue (the caller's dispatch loop carries on).
+    fn send_request(
+        &mut self,
+        ctx: &mut Ctx,
+        key: WorkerKey,
+        request: Request,
+    ) -> zmsg::Result<()> {
+        let Some(worker) = self.workers.get(&key) else {
+            return Ok(());
+        };
+        let mut msg = ZMsg::with_capacity(request.body.len() + 6);
+        msg.append_frame(worker.identity.clone());
+        msg.append_frame(ZFrame::new());
+        msg.append(WORKER);
+        msg.append_frame(Command::Request.frame());
+        msg.append_frame(request.client.clone());
+        msg.append_frame(ZFrame::new());
+        for frame in request.body.iter() {
+            msg.append_frame(frame.clone());
+        }
+        if self.send(ctx, &mut msg)? {
+            if let Some(worker) = self.workers.get_mut(&key) {
+                worker.current = Some(request);
+                worker.idle_token = None;
+                worker.sent_since_tick = true;
+            }
+            return Ok(());
+        }
+        let service = self.workers.get(&key).map(|w| w.service.clone());
+        self.forget_worker(ctx, key, Gone::Unreachable)?;
+        if let Some(record) = service.and_then(|s| self.services.get_mut(&s)) {
+            record.requests.push_front(request);
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- workers
+
+    /// `msg` = `[command, rest...]` from a worker-protocol peer.
+    fn worker_message(&mut self, ctx: &mut Ctx, sender: ZFrame, mut msg: ZMsg) -> zmsg::Result<()> {
+        let Some(command) = msg.pop_frame().as_ref().and_then(Command::from_frame) else {
+            return self.invalid(&sender, "unknown or missing worker command");
+        };
+        let well_formed = match command {
+            Command::Ready => msg.len() == 1 && !msg[0].is_empty(),
+            Command::Request | Command::Reply => msg.len() >= 3 && msg[1].is_empty(),
+            Command::Heartbeat | Command::Disconnect => msg.is_empty(),
+        };
+        if !well_formed {
+            return self.invalid(&sender, "malformed worker command");
+        }
+        let known = self.by_identity.get(sender.data()).copied();
+        match (command, known) {
+            (Command::Ready, None) => {
+                let Some(service) = msg.pop_frame() else {
+                    return Ok(());
+                };
+                if is_mmi(service.data()) {
+                    return self.unexpected(ctx, &sender, None, "READY for an mmi. service");
+                }
+                self.register(ctx, sender, service.data())
+            }
+            (Command::Ready, Some(key)) => self.unexpected(ctx, &sender, Some(key), "second READY"),
+            (Command::Request, known) => {
+                self.unexpected(ctx, &sender, known, "REQUEST from a worker")
+            }
+            (Command::Reply | Command::Heartbeat, None) => {
+                self.unexpected(ctx, &sender, None, "command before READY")
+            }
+            (Command::Disconnect, None) => Ok(()),
+            (Command::Disconnect, Some(key)) => {
+                debug!(worker = %hex(sender.data()), "worker disconnected");
+                self.forget_worker(ctx, key, Gone::SaidDisconnect)
+            }
+            (Command::Heartbeat, Some(key)) => {
+                if let Some(worker) = self.workers.get(&key) {
+                    ctx.reset_ticket(worker.ticket);
+                }
+                Ok(())
+            }
+            (Command::Reply, Some(key)) => self.reply(ctx, key, sender, msg),
+        }
+    }
+
+    /// A valid but unexpected command: DISCONNECT, then forget the worker (if it was one).
+    fn unexpected(
+        &mut self,
+        ctx: &mut Ctx,
+        sender: &ZFrame,
+        key: Option<WorkerKey>,
+        why: &str,
+    ) -> zmsg::Result<()> {
+        self.global.unexpected += 1;
+        debug!(peer = %hex(sender.data()), why, "unexpected worker command, DISCONNECT");
+        match key {
+            Some(key) => self.forget_worker(ctx, key, Gone::Unexpected),
+            None => self
+                .send_command(ctx, sender, Command::Disconnect)
+                .map(drop),
+        }
+    }
+
+    /// A valid READY from a new peer.
+    fn register(&mut self, ctx: &mut Ctx, identity: ZFrame, service: &[u8]) -> zmsg::Result<()> {
+        let key = self.next_key;
+        self.next_key += 1;
+        let ticket = ctx.add_ticket(move |core: &mut Core, ctx: &mut Ctx, ticket: TicketId| {
+            core.on_expired(ctx, key, ticket)
+        });
+        debug!(worker = %hex(identity.data()), service = %String::from_utf8_lossy(service), "worker ready");
+        self.by_identity.insert(identity.data().into(), key);
+        self.workers.insert(
+            key,
+            WorkerRecord {
+                identity,
+                service: service.into(),
+                ticket,
+                current: None,
+                idle_token: None,
+                sent_since_tick: false,
+            },
+        );
+        if !self.services.contains_key(service) {
+            self.services.insert(service.into(), Service::default());
+        }
+        if let Some(record) = self.services.get_mut(service) {
+            record.workers += 1;
+            record.ever_had_worker = true;
+        }
+        self.worker_idle(ctx, key)
+    }
+
+    /// Worker `key` is free: give it the next waiting request of its service, or queue it idle.
+    fn worker_idle(&mut self, ctx: &mut Ctx, key: WorkerKey) -> zmsg::Result<()> {
+        let Some(worker) = self.workers.get_mut(&key) else {
+            return Ok(());
+        };
+        let Some(record) = self.services.get_mut(&worker.service) else {
+            return Ok(());
+        };
+        if let Some(request) = record.requests.pop_front() {
+            return self.send_request(ctx, key, request);
+        }
+        let token = self.next_token;
+        self.next_token += 1;
+        worker.idle_token = Some(token);
+        record.push_idle(key, token, &self.workers);
+        Ok(())
+    }
+
+    /// `msg` = `[client, "", body...]`, a REPLY from registered worker `key`.
+    fn reply(
+        &mut self,
+        ctx: &mut Ctx,
+        key: WorkerKey,
+        sender: ZFrame,
+        mut msg: ZMsg,
+    ) -> zmsg::Result<()> {
+        let Some(worker) = self.workers.get_mut(&key) else {
+            return Ok(());
+        };
+        let holds_it = worker.current.as_ref().is_some_and(|request| {
+            msg.first()
+                .is_some_and(|c| c.data() == request.client.data())
+        });
+        if !holds_it {
+            return self.unexpected(
+                ctx,
+                &sender,
+                Some(key),
+                "REPLY for a request it does not hold",
+            );
+        }
+        ctx.reset_ticket(worker.ticket);
+        let Some(request) = worker.current.take() else {
+            return Ok(());
+        };
+        msg.pop_frame();
+        msg.pop_frame();
+        let worker_service = worker.service.clone();
+        let service_frame =
+            ZFrame::copy_from(request.reply_service.as_deref().unwrap_or(&worker_service));
+        let mut to = request.client;
+        if let Some(hooks) = self.hooks.as_mut() {
+            let action = hooks.on_reply(HookReply {
+                service: &worker_service,
+                worker: sender.data(),
+                client: to.data(),
+                body: &mut msg,
+            });
+            match action {
+                HookAction::Forward => {}
+                HookAction::Drop => {
+                    self.bump(&worker_service, Field::Drops);
+                    return self.worker_idle(ctx, key);
+                }
+                HookAction::Answer(body) => msg = body,
+                HookAction::Redirect(Route::Peer(client)) => to = ZFrame::from(client),
+                HookAction::Redirect(Route::Service(other)) => {
+                    let next = Request {
+                        client: to,
+                        body: msg,
+                        deadline: ctx.now() + self.settings.request_expiry,
+                        reply_service: Some(service_frame.data().into()),
+                    };
+                    self.worker_idle(ctx, key)?;
+                    return self.enqueue(ctx, &other, next, false);
+                }
+            }
+        }
+        let sent = self.send_to_client(ctx, to, service_frame, msg)?;
+        self.bump(&worker_service, delivered(sent));
+        self.worker_idle(ctx, key)
+    }
+
+    /// Forgets worker `key`: its request (if any) goes back to the front of its service queue
+    /// and is dispatched to another worker of that service.
+    fn forget_worker(&mut self, ctx: &mut Ctx, key: WorkerKey, why: Gone) -> zmsg::Result<()> {
+        let Some(mut worker) = self.workers.remove(&key) else {
+            return Ok(());
+        };
+        self.by_identity.remove(worker.identity.data());
+        ctx.remove_ticket(worker.ticket);
+        if matches!(why, Gone::Unexpected | Gone::Expired) {
+            self.send_command(ctx, &worker.identity, Command::Disconnect)?;
+        }
+        let field = match why {
+            Gone::Expired => Field::WorkerExpiries,
+            _ => Field::Disconnects,
+        };
+        self.total.bump(field);
+        let resend = worker.current.take();
+        let Some(record) = self.services.get_mut(&worker.service) else {
+            return Ok(());
+        };
+        record.counters.bump(field);
+        record.workers = record.workers.saturating_sub(1);
+        if let Some(request) = resend {
+            record.counters.resends += 1;
+            self.total.resends += 1;
+            record.requests.push_front(request);
+            debug!(worker = %hex(worker.identity.data()), "request resent");
+            return self.dispatch(ctx, &worker.service);
+        }
+        Ok(())
+    }
+
+    /// Worker `key`'s expiry ticket fired.
+    fn on_expired(&mut self, ctx: &mut Ctx, key: WorkerKey, ticket: TicketId) -> zmsg::Result<()> {
+        ctx.remove_ticket(ticket);
+        if self.workers.get(&key).is_some_and(|w| w.ticket == ticket) {
+            debug!(worker = key, "worker expired");
+            self.forget_worker(ctx, key, Gone::Expired)?;
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    /// Every heartbeat interval: HEARTBEAT to workers that got nothing since the last tick, and
+    /// expiry of requests that waited too long.
+    pub fn on_tick(&mut self, ctx: &mut Ctx) -> zmsg::Result<()> {
+        let mut unreachable = Vec::new();
+        for (&key, worker) in self.workers.iter_mut() {
+            if std::mem::take(&mut worker.sent_since_tick) {
+                continue;
+            }
+            let mut msg = ZMsg::with_capacity(4);
+            msg.append_frame(worker.identity.clone());
+            msg.append_frame(ZFrame::new());
+            msg.append(WORKER);
+            msg.append_frame(Command::Heartbeat.frame());
+            let socket = self.router.and_then(|id| ctx.socket(id)).ok_or_else(|| {
+                Error::InvalidArgument("the broker's ROUTER socket is gone".into())
+            })?;
+            match socket.send_msg_ref(&mut msg, SendFlags::DONTWAIT) {
+                Ok(()) => {}
+                Err(Error::Terminated) => return Err(Error::Terminated),
+                Err(Error::Again) => {} // pipe full: the worker is busy reading; no harm
+                Err(err) => {
+                    debug!(worker = %hex(worker.identity.data()), %err, "heartbeat failed");
+                    unreachable.push(key);
+                }
+            }
+        }
+        for key in unreachable {
+            self.forget_worker(ctx, key, Gone::Unreachable)?;
+        }
+        self.expire_requests(ctx.now());
+        Ok(())
+    }
+
+    /// Discards queued requests past their deadline and forgets services with nothing left.
+    fn expire_requests(&mut self, now: Instant) {
+        let mut expired_total = 0;
+        self.services.retain(|name, service| {
+            if !service.requests.is_empty() {
+                let before = service.requests.len();
+                service.requests.retain(|request| request.deadline > now);
+                let expired = (before - service.requests.len()) as u64;
+                if expired > 0 {
+                    debug!(service = %String::from_utf8_lossy(name), expired, "requests expired");
+                }
+                service.counters.expiries += expired;
+                expired_total += expired;
+            }
+            !service.is_disposable()
+        });
+        self.total.expiries += expired_total;
+    }
+
+    /// Sends DISCONNECT to every worker (at shutdown), so they re-register with the next broker.
+    pub fn disconnect_all(&mut self, ctx: &mut Ctx) {
+        for worker in self.workers.values() {
+            if let Err(err) = self.send_command(ctx, &worker.identity, Command::Disconnect) {
+                warn!(%err, "could not send DISCONNECT at shutdown");
+                return;
+            }
+        }
+    }
+}
+
+/// The counter for a reply that was (or was not) delivered.
+fn delivered(sent: bool) -> Field {
+    if sent {
+        Field::Replies
+    } else {
+        Field::Drops
+    }
+}
+
+/// A short hex form of an identity, for logs.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len().min(16) * 2);
+    for byte in bytes.iter().take(16) {
+        let _ = write!(out, "{byte:02x}");
+    }
+    if bytes.len() > 16 {
+        out.push('…');
+    }
+    out
+}

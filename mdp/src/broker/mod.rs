@@ -1,0 +1,362 @@
+//! The Majordomo broker (MDP/0.1, RFC 7, with MMI, RFC 8) on [`zmsg::zloop::ZLoop`].
+//!
+//! One ROUTER socket carries clients and workers. Each service has a FIFO queue of waiting
+//! requests and a queue of idle workers; a request is dispatched in O(1). A request held by a
+//! worker that dies, expires, disconnects or cannot be reached goes back to the front of its
+//! queue and is sent to another worker of the service. See `docs/mdp.md` for the whole design.
+//!
+//! ```no_run
+//! use mdp::{Broker, BrokerConfig};
+//! let config = BrokerConfig::new(["tcp://127.0.0.1:*"]);
+//! let broker = Broker::spawn(config)?;
+//! println!("broker on {}", broker.endpoints()[0]);
+//! let stats = broker.stop()?;
+//! println!("{stats}");
+//! # Ok::<(), zmsg::Error>(())
+//! ```
+
+mod core;
+pub mod hooks;
+mod mmi;
+mod service;
+pub mod stats;
+mod worker;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tracing::{debug, info};
+use zmsg::cert::ZCert;
+use zmsg::zloop::ZLoop;
+use zmsg::{Error, SendFlags, SocketType, ZSocket};
+
+use self::core::{Core, Settings};
+pub use hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
+pub use stats::{Counters, GlobalCounters, Stats};
+
+use crate::protocol::{DEFAULT_HEARTBEAT_MS, DEFAULT_LIVENESS};
+
+/// How long queued requests wait for a worker by default.
+pub const DEFAULT_REQUEST_EXPIRY: Duration = Duration::from_secs(30);
+/// How many requests one service queue holds by default before new ones are dropped.
+pub const DEFAULT_MAX_QUEUE: usize = 100_000;
+
+/// How a broker is set up.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Endpoints to bind (`tcp://*:5555`, `tcp://127.0.0.1:*`, `ipc://...`, `inproc://...`).
+    pub endpoints: Vec<String>,
+    /// Heartbeat interval (default 2500 ms); workers must use the same.
+    pub heartbeat: Duration,
+    /// Missed heartbeats before a worker is purged (default 3).
+    pub liveness: u32,
+    /// How long a request may wait in a queue for a worker (default 30 s); the client gets no
+    /// answer for an expired request. Checked once per heartbeat interval.
+    pub request_expiry: Duration,
+    /// Requests one service queue holds before new ones are dropped (default 100 000).
+    pub max_queue: usize,
+    /// When set, the ROUTER is a CURVE server with this certificate (public and secret key).
+    pub curve: Option<ZCert>,
+    /// A ZAP domain for the ROUTER, for use with a ZAP handler such as `zmsg::auth::ZAuth`.
+    pub zap_domain: Option<String>,
+    /// How often the counters are logged at debug level (`None`: never; default 60 s).
+    pub stats_interval: Option<Duration>,
+}
+
+impl BrokerConfig {
+    /// Defaults (heartbeat 2500 ms, liveness 3, request expiry 30 s, no CURVE) on `endpoints`.
+    pub fn new<I, S>(endpoints: I) -> BrokerConfig
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        BrokerConfig {
+            endpoints: endpoints.into_iter().map(Into::into).collect(),
+            ..BrokerConfig::default()
+        }
+    }
+}
+
+impl Default for BrokerConfig {
+    /// Binds `tcp://*:5555` with the defaults.
+    fn default() -> Self {
+        BrokerConfig {
+            endpoints: vec!["tcp://*:5555".to_owned()],
+            heartbeat: Duration::from_millis(DEFAULT_HEARTBEAT_MS),
+            liveness: DEFAULT_LIVENESS,
+            request_expiry: DEFAULT_REQUEST_EXPIRY,
+            max_queue: DEFAULT_MAX_QUEUE,
+            curve: None,
+            zap_domain: None,
+            stats_interval: Some(Duration::from_secs(60)),
+        }
+    }
+}
+
+/// A Majordomo broker: bound, ready to [`run`](Broker::run).
+pub struct Broker {
+    zloop: ZLoop<Core>,
+    endpoints: Vec<String>,
+    public_key: Option<String>,
+}
+
+impl std::fmt::Debug for Broker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Broker")
+            .field("endpoints", &self.endpoints)
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Broker {
+    /// Creates the ROUTER socket (a CURVE server when `config.curve` is set), binds every
+    /// endpoint and registers the socket, the heartbeat timer and the worker expiry with a new
+    /// event loop.
+    pub fn bind(config: BrokerConfig) -> zmsg::Result<Broker> {
+        if config.heartbeat.is_zero() || config.liveness == 0 {
+            return Err(Error::InvalidArgument(
+                "heartbeat and liveness must be greater than zero".into(),
+            ));
+        }
+        if config.endpoints.is_empty() {
+            return Err(Error::InvalidArgument("no endpoint to bind".into()));
+        }
+        let router = ZSocket::new(SocketType::Router)?;
+        router.set_router_mandatory(true)?;
+        let public_key = match &config.curve {
+            Some(cert) => {
+                router.set_curve_server(true)?;
+                cert.apply(&router)?;
+                Some(cert.public_txt())
+            }
+            None => None,
+        };
+        if let Some(domain) = &config.zap_domain {
+            router.set_zap_domain(domain)?;
+        }
+        let endpoints = config
+            .endpoints
+            .iter()
+            .map(|endpoint| router.bind(endpoint).map(String::from))
+            .collect::<zmsg::Result<Vec<_>>>()?;
+
+        let settings = Settings {
+            request_expiry: config.request_expiry,
+            max_queue: config.max_queue.max(1),
+        };
+        let mut zloop = ZLoop::new(Core::new(settings));
+        let (core, ctx) = zloop.parts();
+        ctx.set_ticket_delay(config.heartbeat * config.liveness);
+        core.router =
+            Some(ctx.add_reader(router, |core: &mut Core, ctx, id| core.on_readable(ctx, id)));
+        ctx.add_timer(config.heartbeat, 0, |core: &mut Core, ctx, _| {
+            core.on_tick(ctx)
+        });
+        if let Some(interval) = config.stats_interval {
+            ctx.add_timer(interval, 0, |core: &mut Core, _, _| {
+                debug!(stats = %core.stats(), "mdp broker counters");
+                Ok(())
+            });
+        }
+        info!(?endpoints, curve = public_key.is_some(), "mdp broker bound");
+        Ok(Broker {
+            zloop,
+            endpoints,
+            public_key,
+        })
+    }
+
+    /// The bound endpoints, with wildcard ports resolved (`tcp://127.0.0.1:41234`).
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The broker's CURVE public key (Z85) when it runs with CURVE.
+    pub fn public_key(&self) -> Option<&str> {
+        self.public_key.as_deref()
+    }
+
+    /// Installs hooks that see every client request and worker reply (replacing any earlier).
+    pub fn set_hooks(&mut self, hooks: impl BrokerHooks + 'static) {
+        self.zloop.state_mut().hooks = Some(Box::new(hooks));
+    }
+
+    /// A snapshot of the counters.
+    pub fn stats(&self) -> Stats {
+        self.zloop.state().stats()
+    }
+
+    /// Runs until the loop is stopped, the process is interrupted (SIGINT/SIGTERM with
+    /// `zmsg::install_interrupt_handler`; a clean `Ok`) or the context is terminated. Workers
+    /// are sent DISCONNECT on a clean stop and the counters are logged at info level.
+    pub fn run(&mut self) -> zmsg::Result<()> {
+        let result = match self.zloop.run() {
+            Err(Error::Interrupted) => Ok(()),
+            other => other,
+        };
+        if result.is_ok() {
+            let (core, ctx) = self.zloop.parts();
+            core.disconnect_all(ctx);
+        }
+        info!(stats = %self.stats(), "mdp broker stopped");
+        result
+    }
+
+    /// Runs one loop iteration: waits up to `timeout` for traffic, then handles what is due.
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> zmsg::Result<()> {
+        self.zloop.run_once(timeout)
+    }
+
+    /// Starts a broker on its own thread; the handle stops it (and joins the thread) on
+    /// [`BrokerHandle::stop`] or drop.
+    pub fn spawn(config: BrokerConfig) -> zmsg::Result<BrokerHandle> {
+        Self::spawn_inner(config, None)
+    }
+
+    /// As [`Broker::spawn`], with hooks installed.
+    pub fn spawn_with_hooks(
+        config: BrokerConfig,
+        hooks: impl BrokerHooks + 'static,
+    ) -> zmsg::Result<BrokerHandle> {
+        Self::spawn_inner(config, Some(Box::new(hooks)))
+    }
+
+    fn spawn_inner(
+        config: BrokerConfig,
+        hooks: Option<Box<dyn BrokerHooks>>,
+    ) -> zmsg::Result<BrokerHandle> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let endpoint = format!(
+            "inproc://mdp-broker-control-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let control = ZSocket::new(SocketType::Pair)?;
+        control.bind(&endpoint)?;
+        let remote = ZSocket::new(SocketType::Pair)?;
+        remote.connect(&endpoint)?;
+
+        let (ready_tx, ready_rx) = mpsc::channel::<zmsg::Result<(Vec<String>, Option<String>)>>();
+        let (stats_tx, stats_rx) = mpsc::channel::<Stats>();
+        let thread = std::thread::Builder::new()
+            .name("mdp-broker".into())
+            .spawn(move || -> zmsg::Result<Stats> {
+                let mut broker = match Broker::bind(config) {
+                    Ok(broker) => broker,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                        return Ok(Stats::default());
+                    }
+                };
+                broker.zloop.state_mut().hooks = hooks;
+                broker
+                    .zloop
+                    .ctx()
+                    .add_reader(remote, move |core: &mut Core, ctx, id| {
+                        let Some(socket) = ctx.socket(id) else {
+                            return Ok(());
+                        };
+                        let command = socket.recv_msg_dontwait();
+                        match command {
+                            Ok(msg) if msg.first().is_some_and(|f| f.data() == b"STATS") => {
+                                let _ = stats_tx.send(core.stats());
+                            }
+                            Ok(_) => ctx.stop(),
+                            Err(Error::Again) => {}
+                            Err(err) => return Err(err),
+                        }
+                        Ok(())
+                    });
+                let _ = ready_tx.send(Ok((broker.endpoints.clone(), broker.public_key.clone())));
+                broker.run()?;
+                Ok(broker.stats())
+            })?;
+        match ready_rx.recv() {
+            Ok(Ok((endpoints, public_key))) => Ok(BrokerHandle {
+                control,
+                endpoints,
+                public_key,
+                stats: stats_rx,
+                thread: Some(thread),
+            }),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                Err(err)
+            }
+            Err(_) => {
+                let _ = thread.join();
+                Err(Error::Io(std::io::Error::other(
+                    "the broker thread died while starting",
+                )))
+            }
+        }
+    }
+}
+
+/// A broker running on its own thread (from [`Broker::spawn`]). Dropping it stops the broker and
+/// joins the thread.
+pub struct BrokerHandle {
+    control: ZSocket,
+    endpoints: Vec<String>,
+    public_key: Option<String>,
+    stats: mpsc::Receiver<Stats>,
+    thread: Option<JoinHandle<zmsg::Result<Stats>>>,
+}
+
+impl std::fmt::Debug for BrokerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerHandle")
+            .field("endpoints", &self.endpoints)
+            .field("public_key", &self.public_key)
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerHandle {
+    /// The bound endpoints, with wildcard ports resolved.
+    pub fn endpoints(&self) -> &[String] {
+        &self.endpoints
+    }
+
+    /// The broker's CURVE public key (Z85) when it runs with CURVE.
+    pub fn public_key(&self) -> Option<&str> {
+        self.public_key.as_deref()
+    }
+
+    /// Asks the broker thread for a snapshot of its counters (waits up to 5 s).
+    pub fn stats(&self) -> zmsg::Result<Stats> {
+        // A late answer to an earlier call that timed out is stale: drop it.
+        while self.stats.try_recv().is_ok() {}
+        self.control
+            .send_frame("STATS".into(), SendFlags::DONTWAIT)?;
+        self.stats
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| Error::Io(std::io::Error::other("the broker thread did not answer")))
+    }
+
+    /// Stops the broker, joins its thread and returns its final counters (or the error that
+    /// ended it).
+    pub fn stop(mut self) -> zmsg::Result<Stats> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> zmsg::Result<Stats> {
+        let Some(thread) = self.thread.take() else {
+            return Ok(Stats::default());
+        };
+        // If the broker thread has already ended, nothing reads this: do not block on it.
+        let _ = self.control.send_frame("$TERM".into(), SendFlags::DONTWAIT);
+        thread
+            .join()
+            .map_err(|_| Error::Io(std::io::Error::other("the broker thread panicked")))?
+    }
+}
+
+impl Drop for BrokerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}

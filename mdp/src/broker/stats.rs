@@ -1,0 +1,116 @@
+//! Broker counters: per service and in total, readable through `mmi.stats`, [`super::Broker::stats`]
+//! and [`super::BrokerHandle::stats`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Counters kept for each service and summed over all services.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Client requests accepted for the service (MMI requests are not counted here).
+    pub requests: u64,
+    /// Replies delivered to clients (worker replies and hook answers).
+    pub replies: u64,
+    /// Requests put back at the front of the queue because their worker died, expired, was
+    /// disconnected or could not be reached.
+    pub resends: u64,
+    /// Requests or replies dropped: the client or a redirect target was unreachable, a hook said
+    /// `Drop`, or the service queue was full.
+    pub drops: u64,
+    /// Workers of the service that went away: they sent DISCONNECT, were told to DISCONNECT for an
+    /// unexpected command, or could not be reached.
+    pub disconnects: u64,
+    /// Queued requests that waited longer than the request expiry and were discarded.
+    pub expiries: u64,
+    /// Workers purged because nothing arrived from them for heartbeat × liveness.
+    pub worker_expiries: u64,
+}
+
+impl Counters {
+    /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
+    pub fn fields(&self) -> [(&'static str, u64); 7] {
+        [
+            ("requests", self.requests),
+            ("replies", self.replies),
+            ("resends", self.resends),
+            ("drops", self.drops),
+            ("disconnects", self.disconnects),
+            ("expiries", self.expiries),
+            ("worker_expiries", self.worker_expiries),
+        ]
+    }
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (name, value)) in self.fields().iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name}={value}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters that belong to no service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GlobalCounters {
+    /// Invalid messages dropped: bad framing, unknown header (including MDP/0.2) or command,
+    /// wrong frame counts, READY without a service, garbage.
+    pub invalid: u64,
+    /// Valid but unexpected worker commands, each answered with DISCONNECT.
+    pub unexpected: u64,
+    /// MMI requests answered.
+    pub mmi: u64,
+}
+
+/// A snapshot of the broker's counters and current load.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Sums over every service, including services the broker no longer tracks.
+    pub total: Counters,
+    /// Counters that belong to no service.
+    pub global: GlobalCounters,
+    /// Per-service counters, by service name (lossy UTF-8).
+    pub services: BTreeMap<String, Counters>,
+    /// Workers registered right now.
+    pub workers: usize,
+    /// Requests waiting in service queues right now.
+    pub queued: usize,
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "workers={} queued={} {} invalid={} unexpected={} mmi={}",
+            self.workers,
+            self.queued,
+            self.total,
+            self.global.invalid,
+            self.global.unexpected,
+            self.global.mmi
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_display_and_fields() {
+        let counters = Counters {
+            requests: 3,
+            replies: 2,
+            drops: 1,
+            ..Counters::default()
+        };
+        assert_eq!(
+            counters.to_string(),
+            "requests=3 replies=2 resends=0 drops=1 disconnects=0 expiries=0 worker_expiries=0"
+        );
+        assert_eq!(counters.fields()[1], ("replies", 2));
+    }
+}

@@ -1,0 +1,395 @@
+//! The synchronous Majordomo client: one request at a time, with a timeout and retries (the
+//! "Lazy Pirate" recipe that RFC 7 recommends).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use mdp::{Client, ClientConfig};
+//! use zmsg::ZMsg;
+//!
+//! let mut client = Client::connect("tcp://localhost:5555", ClientConfig::default())?;
+//! let mut request = ZMsg::new();
+//! request.append("Hello world");
+//! let reply = client.send("echo", request)?;
+//! assert_eq!(reply[0].data(), b"Hello world");
+//! # Ok::<(), mdp::Error>(())
+//! ```
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use zmsg::cert::ZCert;
+use zmsg::{Events, SocketType, ZFrame, ZMsg, ZSocket};
+
+use crate::error::{Error, Result};
+use crate::protocol;
+
+/// How a [`Client`] talks to the broker.
+#[derive(Clone)]
+pub struct ClientConfig {
+    /// How long to wait for each reply (default 2500 ms, as the zguide).
+    pub timeout: Duration,
+    /// How many times a request is sent in all before giving up (default 3, at least 1). Each new
+    /// try uses a new socket, so a late reply to an abandoned try is never mistaken for the
+    /// answer.
+    pub retries: u32,
+    /// The broker's CURVE public key: set it to talk to a CURVE broker.
+    pub curve_server_key: Option<[u8; 32]>,
+    /// This client's own CURVE certificate; a fresh one is made when `curve_server_key` is set
+    /// and this is `None`.
+    pub curve_cert: Option<ZCert>,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig {
+            timeout: Duration::from_millis(protocol::DEFAULT_HEARTBEAT_MS),
+            retries: 3,
+            curve_server_key: None,
+            curve_cert: None,
+        }
+    }
+}
+
+impl fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("timeout", &self.timeout)
+            .field("retries", &self.retries)
+            .field("curve", &self.curve_server_key.is_some())
+            .finish()
+    }
+}
+
+/// A synchronous MDP/0.1 client.
+///
+/// [`Client::send`] sends one request and waits for its reply. When no reply comes within the
+/// timeout, it closes its socket, opens a new one and sends the request again, up to
+/// [`ClientConfig::retries`] times in all. It then fails with [`Error::Timeout`] when the broker
+/// took the request but never answered, or [`Error::BrokerGone`] when no connection to a broker
+/// could be made at all (nothing listening, or a CURVE handshake that never completes because
+/// the server key is wrong).
+///
+/// The socket is a DEALER with `ZMQ_IMMEDIATE` set, so a request is only handed to a completed
+/// connection: that is how the client tells "no broker" from "no reply".
+pub struct Client {
+    endpoint: String,
+    config: ClientConfig,
+    socket: Option<ZSocket>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("endpoint", &self.endpoint)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Client {
+    /// Creates a client for the broker at `endpoint` (e.g. `tcp://localhost:5555`) and connects.
+    pub fn connect(endpoint: &str, config: ClientConfig) -> Result<Client> {
+        if config.retries == 0 {
+            return Err(Error::InvalidArgument(
+                "ClientConfig::retries must be at least 1".into(),
+            ));
+        }
+        let mut client = Client {
+            endpoint: endpoint.to_owned(),
+            config,
+            socket: None,
+        };
+        client.reconnect()?;
+        Ok(client)
+    }
+
+    /// The broker endpoint this client connects to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &ClientConfig {
+        &self.config
+    }
+
+    /// Changes the reply timeout for the next requests.
+    pub fn set_timeout(&mut self, timeout: Duration) {
+        self.config.timeout = timeout;
+    }
+
+    /// Changes how many times the next requests are sent in all (at least 1).
+    pub fn set_retries(&mut self, retries: u32) {
+        self.config.retries = retries.max(1);
+    }
+
+    /// Sends `body` to `service` and returns the reply body. See [`Client`] for the retry rules.
+    pub fn send(&mut self, service: &str, body: ZMsg) -> Result<ZMsg> {
+        let request = client_request(service, body);
+        let mut handed_over = false;
+        for attempt in 1..=self.config.retries {
+            let last = attempt == self.config.retries;
+            match self.try_once(service, &request)? {
+                Attempt::Reply(body) => return Ok(body),
+                Attempt::NotConnected => {
+                    if !last {
+                        tracing::warn!(
+                            attempt,
+                            endpoint = %self.endpoint,
+                            "no connection to the broker, retrying on a new socket"
+                        );
+                    }
+                }
+                Attempt::NoReply => {
+                    handed_over = true;
+                    if !last {
+                        tracing::warn!(attempt, service, "no reply, retrying on a new socket");
+                    }
+                }
+            }
+            self.reconnect()?;
+        }
+        if handed_over {
+            Err(Error::Timeout)
+        } else {
+            Err(Error::BrokerGone(format!(
+                "no connection to a broker at {} after {} attempt(s)",
+                self.endpoint, self.config.retries
+            )))
+        }
+    }
+
+    /// Sends a one-frame text request and returns the reply body.
+    pub fn send_str(&mut self, service: &str, text: &str) -> Result<ZMsg> {
+        let mut body = ZMsg::new();
+        body.append(text);
+        self.send(service, body)
+    }
+
+    /// Asks the broker's `mmi.service` whether a worker serves `service`: `Ok(true)` for 200,
+    /// `Ok(false)` for 404; any other answer is [`Error::Protocol`].
+    pub fn service_available(&mut self, service: &str) -> Result<bool> {
+        let code = self.mmi("mmi.service", service)?;
+        match code.as_str() {
+            "200" => Ok(true),
+            "404" => Ok(false),
+            other => Err(Error::Protocol(format!(
+                "mmi.service answered {other:?}, expected 200 or 404"
+            ))),
+        }
+    }
+
+    /// Sends an MMI request (`mmi.*`) with a one-frame text body and returns the first reply
+    /// frame as text (the status code for `mmi.service`).
+    pub fn mmi(&mut self, mmi_service: &str, argument: &str) -> Result<String> {
+        let mut reply = self.send_str(mmi_service, argument)?;
+        if reply.is_empty() {
+            return Err(Error::Protocol(format!("{mmi_service} answered an empty body")));
+        }
+        reply
+            .pop_str()
+            .map_err(|err| Error::Protocol(format!("{mmi_service} answer: {err}")))
+    }
+
+    /// Like [`Client::send`], but first asks `mmi.service` and fails with
+    /// [`Error::ServiceUnavailable`] when no worker serves `service`, instead of leaving the
+    /// request queued at the broker until it times out.
+    pub fn call_checked(&mut self, service: &str, body: ZMsg) -> Result<ZMsg> {
+        if !self.service_available(service)? {
+            return Err(Error::ServiceUnavailable(service.to_owned()));
+        }
+        self.send(service, body)
+    }
+
+    fn reconnect(&mut self) -> Result<()> {
+        // Dropping the old socket (linger 0) discards anything still queued for the old try.
+        self.socket = None;
+        let socket = ZSocket::new(SocketType::Dealer)?;
+        socket.set_linger(0)?;
+        socket.set_immediate(true)?;
+        apply_curve(
+            &socket,
+            self.config.curve_server_key.as_ref(),
+            self.config.curve_cert.as_ref(),
+        )?;
+        socket.connect(&self.endpoint)?;
+        self.socket = Some(socket);
+        Ok(())
+    }
+
+    fn try_once(&mut self, service: &str, request: &ZMsg) -> Result<Attempt> {
+        let Some(socket) = self.socket.as_ref() else {
+            return Ok(Attempt::NotConnected);
+        };
+        let deadline = Instant::now() + self.config.timeout;
+        // With ZMQ_IMMEDIATE the socket becomes writable only once a connection (and its
+        // security handshake) is complete.
+        if !socket
+            .poll(Events::POLLOUT, Some(remaining(deadline)))?
+            .contains(Events::POLLOUT)
+        {
+            return Ok(Attempt::NotConnected);
+        }
+        let mut outgoing = request.clone();
+        match socket.send_msg_ref(&mut outgoing, zmsg::SendFlags::DONTWAIT) {
+            Ok(()) => {}
+            Err(zmsg::Error::Again) => return Ok(Attempt::NotConnected),
+            Err(err) => return Err(err.into()),
+        }
+        loop {
+            let ready = socket.poll(Events::POLLIN, Some(remaining(deadline)))?;
+            if !ready.contains(Events::POLLIN) {
+                return Ok(Attempt::NoReply);
+            }
+            let msg = match socket.recv_msg_dontwait() {
+                Ok(msg) => msg,
+                Err(zmsg::Error::Again) => continue,
+                Err(err) => return Err(err.into()),
+            };
+            match parse_client_reply(msg) {
+                Ok((got_service, body)) if got_service.eq_bytes(service.as_bytes()) => {
+                    return Ok(Attempt::Reply(body))
+                }
+                Ok((got_service, _)) => tracing::warn!(
+                    expected = service,
+                    got = %String::from_utf8_lossy(got_service.data()),
+                    "dropping a reply for another service"
+                ),
+                Err(err) => tracing::warn!(%err, "dropping an invalid reply"),
+            }
+        }
+    }
+}
+
+enum Attempt {
+    Reply(ZMsg),
+    NoReply,
+    NotConnected,
+}
+
+/// The time left until `deadline` (zero once it has passed).
+pub(crate) fn remaining(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
+}
+
+/// Builds a client REQUEST for a DEALER socket: `"" , "MDPC01" , service , body...`. An empty
+/// body is sent as one empty frame (RFC 7 wants at least one body frame).
+pub(crate) fn client_request(service: &str, body: ZMsg) -> ZMsg {
+    let mut msg = body;
+    if msg.is_empty() {
+        msg.append_frame(ZFrame::new());
+    }
+    msg.push(service);
+    msg.push(protocol::CLIENT);
+    msg.push_frame(ZFrame::new());
+    msg
+}
+
+/// Splits a client REPLY received on a DEALER socket into its service frame and body.
+pub(crate) fn parse_client_reply(mut msg: ZMsg) -> Result<(ZFrame, ZMsg)> {
+    if msg.len() < 3 {
+        return Err(Error::Protocol(format!(
+            "a client reply needs at least 3 frames, got {}",
+            msg.len()
+        )));
+    }
+    let empty = msg.pop_frame().unwrap_or_default();
+    if !empty.is_empty() {
+        return Err(Error::Protocol("a client reply must start with an empty frame".into()));
+    }
+    let header = msg.pop_frame().unwrap_or_default();
+    if !header.eq_bytes(protocol::CLIENT) {
+        return Err(Error::Protocol(format!(
+            "bad client header {:?}",
+            String::from_utf8_lossy(header.data())
+        )));
+    }
+    let service = msg.pop_frame().unwrap_or_default();
+    Ok((service, msg))
+}
+
+/// Sets CURVE client options on `socket`: the broker's public key and this peer's certificate
+/// (a fresh one when `cert` is `None`).
+pub(crate) fn apply_curve(
+    socket: &ZSocket,
+    server_key: Option<&[u8; 32]>,
+    cert: Option<&ZCert>,
+) -> Result<()> {
+    match (server_key, cert) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(Error::InvalidArgument(
+            "a CURVE certificate was given without the broker's public key (curve_server_key)"
+                .into(),
+        )),
+        (Some(key), cert) => {
+            match cert {
+                Some(cert) => cert.apply(socket)?,
+                None => ZCert::new()?.apply(socket)?,
+            }
+            socket.set_curve_serverkey(key)?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_layout() {
+        let mut body = ZMsg::new();
+        body.append("a");
+        body.append(ZFrame::new());
+        let msg = client_request("echo", body);
+        assert_eq!(msg.len(), 5);
+        assert!(msg[0].is_empty());
+        assert_eq!(msg[1].data(), protocol::CLIENT);
+        assert_eq!(msg[2].data(), b"echo");
+        assert_eq!(msg[3].data(), b"a");
+        assert!(msg[4].is_empty());
+    }
+
+    #[test]
+    fn reply_parsing() {
+        let mut body = ZMsg::new();
+        body.append("x");
+        let (service, body) = parse_client_reply(client_request("svc", body)).unwrap();
+        assert_eq!(service.data(), b"svc");
+        assert_eq!(body.len(), 1);
+
+        let short: ZMsg = ["", "MDPC01"].into_iter().collect();
+        assert!(matches!(parse_client_reply(short), Err(Error::Protocol(_))));
+        let bad_header: ZMsg = ["", "MDPC02", "svc", "x"].into_iter().collect();
+        assert!(matches!(parse_client_reply(bad_header), Err(Error::Protocol(_))));
+        let no_empty: ZMsg = ["x", "MDPC01", "svc", "x"].into_iter().collect();
+        assert!(matches!(parse_client_reply(no_empty), Err(Error::Protocol(_))));
+        // A reply with no body frame is accepted (lenient) and gives an empty body.
+        let (_, body) = parse_client_reply(["", "MDPC01", "svc"].into_iter().collect()).unwrap();
+        assert!(body.is_empty());
+    }
+
+    #[test]
+    fn zero_retries_is_rejected() {
+        let config = ClientConfig {
+            retries: 0,
+            ..ClientConfig::default()
+        };
+        assert!(matches!(
+            Client::connect("tcp://127.0.0.1:1", config),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn certificate_without_server_key_is_rejected() {
+        let config = ClientConfig {
+            curve_cert: Some(ZCert::new().unwrap()),
+            ..ClientConfig::default()
+        };
+        assert!(matches!(
+            Client::connect("tcp://127.0.0.1:1", config),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

@@ -1,0 +1,775 @@
+//! The Majordomo worker: registers one service with a broker, receives its requests and sends
+//! the replies, heartbeating all the while (the zguide's `mdwrkapi`, with its gaps closed).
+//!
+//! ```no_run
+//! use mdp::{Worker, WorkerConfig};
+//!
+//! let mut worker = Worker::connect("tcp://localhost:5555", "echo", WorkerConfig::default())?;
+//! // Echo every request until Ctrl-C (with zmsg::install_interrupt_handler) or a stop handle.
+//! worker.run(|body| body)?;
+//! # Ok::<(), mdp::Error>(())
+//! ```
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use zmsg::cert::ZCert;
+use zmsg::{Events, SendFlags, SocketType, ZFrame, ZMsg, ZPoller, ZSocket};
+
+use crate::client::apply_curve;
+use crate::error::{Error, Result};
+use crate::protocol::{self, worker_command, Command};
+
+/// How a [`Worker`] talks to its broker.
+#[derive(Clone)]
+pub struct WorkerConfig {
+    /// The heartbeat interval; must match the broker's (default 2500 ms).
+    pub heartbeat: Duration,
+    /// How many heartbeat intervals of silence make the broker dead (default 3).
+    pub liveness: u32,
+    /// The first reconnect delay after the broker was declared dead (default 1 s). Each further
+    /// failed connection doubles it, up to `reconnect_max`.
+    pub reconnect_min: Duration,
+    /// The longest reconnect delay (default 32 s).
+    pub reconnect_max: Duration,
+    /// The broker's CURVE public key: set it to talk to a CURVE broker.
+    pub curve_server_key: Option<[u8; 32]>,
+    /// This worker's own CURVE certificate; a fresh one is made when `curve_server_key` is set
+    /// and this is `None`.
+    pub curve_cert: Option<ZCert>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            heartbeat: Duration::from_millis(protocol::DEFAULT_HEARTBEAT_MS),
+            liveness: protocol::DEFAULT_LIVENESS,
+            reconnect_min: Duration::from_secs(1),
+            reconnect_max: Duration::from_secs(32),
+            curve_server_key: None,
+            curve_cert: None,
+        }
+    }
+}
+
+impl fmt::Debug for WorkerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WorkerConfig")
+            .field("heartbeat", &self.heartbeat)
+            .field("liveness", &self.liveness)
+            .field("reconnect_min", &self.reconnect_min)
+            .field("reconnect_max", &self.reconnect_max)
+            .field("curve", &self.curve_server_key.is_some())
+            .finish()
+    }
+}
+
+/// A request received by a [`Worker`]: the client's address (kept for the reply) and the body.
+#[derive(Debug, Clone)]
+pub struct Request {
+    client: ZFrame,
+    body: ZMsg,
+    connection: u64,
+}
+
+impl Request {
+    /// The address of the client that sent the request (its identity at the broker).
+    pub fn client(&self) -> &ZFrame {
+        &self.client
+    }
+
+    /// The request body.
+    pub fn body(&self) -> &ZMsg {
+        &self.body
+    }
+
+    /// The request body, to change in place.
+    pub fn body_mut(&mut self) -> &mut ZMsg {
+        &mut self.body
+    }
+
+    /// Takes the body out, leaving an empty one; the request can still be replied to.
+    pub fn take_body(&mut self) -> ZMsg {
+        std::mem::take(&mut self.body)
+    }
+
+    /// The body, dropping the reply address.
+    pub fn into_body(self) -> ZMsg {
+        self.body
+    }
+}
+
+/// What a [`Worker::run`] handler may return.
+///
+/// - a [`ZMsg`]: the reply;
+/// - `Some(reply)`, or `None` to decline the request;
+/// - `Ok(reply)`, or `Err(e)` to decline it (the error is logged).
+///
+/// A declined request gets no reply. MDP/0.1 has no way to say "failed", and a broker waits for
+/// the reply of a busy worker, so the worker then ends its conversation (DISCONNECT) and
+/// registers again on a new connection; a broker that resends the requests of departed workers
+/// (as `mdp::Broker` does) gives the request to another worker.
+pub trait HandlerReply {
+    /// The reply, `Ok(None)` to decline, or `Err(reason)` to decline and log why.
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String>;
+}
+
+impl HandlerReply for ZMsg {
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String> {
+        Ok(Some(self))
+    }
+}
+
+impl HandlerReply for Option<ZMsg> {
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String> {
+        Ok(self)
+    }
+}
+
+impl<E: fmt::Display> HandlerReply for std::result::Result<ZMsg, E> {
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String> {
+        self.map(Some).map_err(|err| err.to_string())
+    }
+}
+
+/// Stops a [`Worker`] from another thread: its `recv` returns and its `run` ends. Cheap to
+/// clone; `Send` and `Sync`.
+#[derive(Clone)]
+pub struct StopHandle {
+    inner: Arc<StopInner>,
+}
+
+struct StopInner {
+    flag: AtomicBool,
+    waker: Mutex<ZSocket>,
+}
+
+impl fmt::Debug for StopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StopHandle")
+            .field("stopped", &self.is_stopped())
+            .finish()
+    }
+}
+
+impl StopHandle {
+    /// Asks the worker to stop; it wakes up at once if it is waiting.
+    pub fn stop(&self) {
+        self.inner.flag.store(true, Ordering::SeqCst);
+        if let Ok(waker) = self.inner.waker.lock() {
+            // A full pipe already holds a wake-up; the flag is what counts.
+            let _ = waker.send_frame(ZFrame::new(), SendFlags::DONTWAIT);
+        }
+    }
+
+    /// True once [`StopHandle::stop`] was called.
+    pub fn is_stopped(&self) -> bool {
+        self.inner.flag.load(Ordering::SeqCst)
+    }
+}
+
+/// Why the last connection was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Closed {
+    BrokerDead,
+    Disconnected,
+    Declined,
+}
+
+struct Connection {
+    socket: ZSocket,
+    id: u64,
+    /// When the broker is dead unless something arrives first.
+    expiry: Instant,
+    /// When to send the next HEARTBEAT.
+    heartbeat_at: Instant,
+    /// Whether anything but DISCONNECT arrived on this connection.
+    heard: bool,
+}
+
+enum State {
+    Connected(Connection),
+    Waiting { until: Instant, closed: Closed },
+}
+
+/// What one received message means to the receive loop.
+enum Inbound {
+    Request(Request),
+    Heartbeat,
+    Disconnect,
+    Invalid(String),
+}
+
+/// An MDP/0.1 worker for one service.
+///
+/// - **Heartbeats** go out every [`WorkerConfig::heartbeat`] while the worker waits in
+///   [`Worker::recv`], and every message from the broker counts as its heartbeat.
+/// - **Broker death**: when nothing arrived for `heartbeat × liveness` while waiting, the
+///   broker is declared dead; the worker closes its socket, waits the reconnect delay
+///   (exponential back-off from `reconnect_min` to `reconnect_max`, reset once a broker
+///   answers) and registers again (READY) on a **new** socket. Time spent in the application
+///   between `recv` and the next `recv` does not count as silence, so a long request does not
+///   kill a live connection.
+/// - **DISCONNECT** from the broker: the worker sends nothing more on that socket and registers
+///   again on a new one (at once the first time, with back-off if the broker keeps refusing).
+/// - **Replies** ([`Worker::reply`]) go out on the connection the request came in on as long as
+///   it is open — even if the broker's heartbeats are overdue, since the broker may well be
+///   alive. A reply is dropped (with a warning and [`Error::BrokerGone`] /
+///   [`Error::Disconnected`]) only when that connection was closed because the broker was
+///   declared dead or disconnected the worker, in which case the broker resends the request.
+///
+/// While the application handles a request the worker sends no heartbeats (MDP/0.1 workers are
+/// single-threaded); keep requests shorter than the broker's expiry or raise its liveness.
+pub struct Worker {
+    endpoint: String,
+    service: String,
+    config: WorkerConfig,
+    state: State,
+    connections: u64,
+    failures: u32,
+    stop: StopHandle,
+    stop_rx: ZSocket,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("endpoint", &self.endpoint)
+            .field("service", &self.service)
+            .field("connections", &self.connections)
+            .finish()
+    }
+}
+
+static STOP_PIPES: AtomicU64 = AtomicU64::new(0);
+
+impl Worker {
+    /// Connects to the broker at `endpoint` and registers for `service` (sends READY).
+    pub fn connect(endpoint: &str, service: &str, config: WorkerConfig) -> Result<Worker> {
+        if service.is_empty() {
+            return Err(Error::InvalidArgument("the service name is empty".into()));
+        }
+        if protocol::is_mmi(service.as_bytes()) {
+            return Err(Error::InvalidArgument(format!(
+                "{service:?}: the mmi. prefix is reserved for the broker"
+            )));
+        }
+        if config.liveness == 0 || config.heartbeat.is_zero() {
+            return Err(Error::InvalidArgument(
+                "heartbeat and liveness must be greater than zero".into(),
+            ));
+        }
+        if config.reconnect_max < config.reconnect_min {
+            return Err(Error::InvalidArgument(
+                "reconnect_max is shorter than reconnect_min".into(),
+            ));
+        }
+        let pipe = format!(
+            "inproc://mdp-worker-stop-{}-{}",
+            std::process::id(),
+            STOP_PIPES.fetch_add(1, Ordering::Relaxed)
+        );
+        let stop_rx = ZSocket::new(SocketType::Pull)?;
+        stop_rx.bind(&pipe)?;
+        let waker = ZSocket::new(SocketType::Push)?;
+        waker.set_linger(0)?;
+        waker.set_sndhwm(1)?;
+        waker.connect(&pipe)?;
+        let mut worker = Worker {
+            endpoint: endpoint.to_owned(),
+            service: service.to_owned(),
+            config,
+            state: State::Waiting {
+                until: Instant::now(),
+                closed: Closed::Disconnected,
+            },
+            connections: 0,
+            failures: 0,
+            stop: StopHandle {
+                inner: Arc::new(StopInner {
+                    flag: AtomicBool::new(false),
+                    waker: Mutex::new(waker),
+                }),
+            },
+            stop_rx,
+        };
+        worker.open_connection()?;
+        Ok(worker)
+    }
+
+    /// The service this worker serves.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// The broker endpoint.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// How many times this worker registered (READY) so far: 1 after `connect`, one more for
+    /// each reconnect.
+    pub fn registrations(&self) -> u64 {
+        self.connections
+    }
+
+    /// True while the worker has an open connection to the broker (false while it waits to
+    /// reconnect).
+    pub fn is_connected(&self) -> bool {
+        matches!(self.state, State::Connected(_))
+    }
+
+    /// A handle that stops this worker from another thread.
+    pub fn stop_handle(&self) -> StopHandle {
+        self.stop.clone()
+    }
+
+    /// Waits for the next request, heartbeating and reconnecting as needed. Returns
+    /// [`Error::Interrupted`] after Ctrl-C (with `zmsg::install_interrupt_handler`) and
+    /// [`Error::Disconnected`] once the worker was stopped through its [`StopHandle`].
+    pub fn recv(&mut self) -> Result<Request> {
+        loop {
+            if let Some(request) = self.recv_timeout(Duration::from_secs(3600))? {
+                return Ok(request);
+            }
+        }
+    }
+
+    /// Like [`Worker::recv`], but returns `Ok(None)` when no request came within `timeout`.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Request>> {
+        let deadline = Instant::now() + timeout;
+        let span = self.expiry_span();
+        if let State::Connected(conn) = &mut self.state {
+            // The application's time since the last recv is not broker silence.
+            conn.expiry = conn.expiry.max(Instant::now() + span);
+        }
+        loop {
+            self.check_stop()?;
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let until = match &self.state {
+                State::Waiting { until, .. } => Some(*until),
+                State::Connected(_) => None,
+            };
+            if let Some(until) = until {
+                if now >= until {
+                    self.open_connection()?;
+                } else {
+                    self.wait_stop(until.min(deadline) - now)?;
+                }
+                continue;
+            }
+            if let Some(request) = self.poll_connection(deadline)? {
+                return Ok(Some(request));
+            }
+        }
+    }
+
+    /// Sends the reply to `request`. See [`Worker`] for when a reply is dropped instead. An
+    /// empty `body` is sent as one empty frame (RFC 7 wants at least one body frame).
+    pub fn reply(&mut self, request: &Request, body: ZMsg) -> Result<()> {
+        match &mut self.state {
+            State::Connected(conn) if conn.id == request.connection => {
+                let mut msg = body;
+                if msg.is_empty() {
+                    msg.append_frame(ZFrame::new());
+                }
+                msg.push_frame(ZFrame::new());
+                msg.push_frame(request.client.clone());
+                let msg = worker_command(Command::Reply, msg);
+                tracing::trace!(service = %self.service, "sending REPLY");
+                match conn.socket.send_msg(msg) {
+                    Ok(()) => {}
+                    Err(zmsg::Error::Again) => return Err(Error::Timeout),
+                    Err(err) => return Err(err.into()),
+                }
+                // A reply counts as a heartbeat.
+                conn.heartbeat_at = Instant::now() + self.config.heartbeat;
+                Ok(())
+            }
+            state => {
+                let closed = match state {
+                    State::Waiting { closed, .. } => *closed,
+                    // A newer connection: the old one was closed for one of these reasons.
+                    State::Connected(_) => Closed::BrokerDead,
+                };
+                tracing::warn!(
+                    service = %self.service,
+                    ?closed,
+                    "dropping a reply: the connection its request came on was closed; the broker resends the request"
+                );
+                Err(match closed {
+                    Closed::BrokerDead => Error::BrokerGone(
+                        "the broker was declared dead before the reply was given".into(),
+                    ),
+                    Closed::Disconnected | Closed::Declined => Error::Disconnected(
+                        "the broker ended the conversation before the reply was given".into(),
+                    ),
+                })
+            }
+        }
+    }
+
+    /// Serves requests with `handler` until stopped (Ctrl-C or the [`StopHandle`]): each
+    /// request body goes to the handler and what it returns is the reply (see
+    /// [`HandlerReply`]). Returns `Ok(())` when stopped, or the first error that is not about a
+    /// lost connection.
+    pub fn run<F, R>(&mut self, mut handler: F) -> Result<()>
+    where
+        F: FnMut(ZMsg) -> R,
+        R: HandlerReply,
+    {
+        loop {
+            let mut request = match self.recv() {
+                Ok(request) => request,
+                Err(Error::Interrupted) => return Ok(()),
+                Err(_) if self.stop.is_stopped() => return Ok(()),
+                Err(err) => return Err(err),
+            };
+            let body = request.take_body();
+            match handler(body).into_reply() {
+                Ok(Some(reply)) => match self.reply(&request, reply) {
+                    Ok(()) => {}
+                    // Already logged; the broker resends the request.
+                    Err(Error::BrokerGone(_) | Error::Disconnected(_) | Error::Timeout) => {}
+                    Err(err) => return Err(err),
+                },
+                Ok(None) => self.decline("the handler declined the request")?,
+                Err(reason) => {
+                    tracing::warn!(service = %self.service, %reason, "handler failed");
+                    self.decline(&reason)?;
+                }
+            }
+        }
+    }
+
+    /// Ends the current conversation (DISCONNECT) and registers again at once, so the broker
+    /// stops waiting for a reply this worker will not give.
+    fn decline(&mut self, why: &str) -> Result<()> {
+        tracing::debug!(service = %self.service, why, "re-registering without replying");
+        if let State::Connected(conn) = &self.state {
+            let _ = conn.socket.send_msg_ref(
+                &mut worker_command(Command::Disconnect, ZMsg::new()),
+                SendFlags::DONTWAIT,
+            );
+            // Give the DISCONNECT a chance to leave before the socket closes.
+            let _ = conn.socket.set_linger(100);
+        }
+        self.close(Closed::Declined, Duration::ZERO);
+        self.open_connection()
+    }
+
+    fn expiry_span(&self) -> Duration {
+        self.config.heartbeat * self.config.liveness
+    }
+
+    fn check_stop(&self) -> Result<()> {
+        if self.stop.is_stopped() {
+            return Err(Error::Disconnected("the worker was stopped".into()));
+        }
+        if zmsg::interrupted() {
+            return Err(Error::Interrupted);
+        }
+        Ok(())
+    }
+
+    /// Waits up to `wait` for a stop request (nothing else to do while waiting to reconnect).
+    fn wait_stop(&self, wait: Duration) -> Result<()> {
+        if self.stop_rx.poll(Events::POLLIN, Some(wait))?.contains(Events::POLLIN) {
+            self.drain_stop();
+        }
+        Ok(())
+    }
+
+    fn drain_stop(&self) {
+        while self.stop_rx.recv_msg_dontwait().is_ok() {}
+    }
+
+    /// Creates a new socket, connects and sends READY.
+    fn open_connection(&mut self) -> Result<()> {
+        let socket = ZSocket::new(SocketType::Dealer)?;
+        socket.set_linger(0)?;
+        // A reply that cannot be queued for this long means the broker is not reading.
+        socket.set_sndtimeo(self.expiry_span().as_millis().min(i32::MAX as u128) as i32)?;
+        apply_curve(
+            &socket,
+            self.config.curve_server_key.as_ref(),
+            self.config.curve_cert.as_ref(),
+        )?;
+        socket.connect(&self.endpoint)?;
+        let mut ready = ZMsg::new();
+        ready.append(self.service.as_str());
+        socket.send_msg_ref(
+            &mut worker_command(Command::Ready, ready),
+            SendFlags::DONTWAIT,
+        )?;
+        self.connections += 1;
+        tracing::debug!(
+            endpoint = %self.endpoint,
+            service = %self.service,
+            registration = self.connections,
+            "connected to broker, sent READY"
+        );
+        let now = Instant::now();
+        self.state = State::Connected(Connection {
+            socket,
+            id: self.connections,
+            expiry: now + self.expiry_span(),
+            heartbeat_at: now + self.config.heartbeat,
+            heard: false,
+        });
+        Ok(())
+    }
+
+    /// Closes the current connection and schedules the next one. `first_delay` is the delay
+    /// when the closed connection was healthy; a connection on which the broker never spoke
+    /// counts as a failure and backs off exponentially.
+    fn close(&mut self, closed: Closed, first_delay: Duration) {
+        let heard = match &self.state {
+            State::Connected(conn) => conn.heard,
+            State::Waiting { .. } => false,
+        };
+        let delay = if heard {
+            self.failures = 0;
+            first_delay
+        } else {
+            self.failures = self.failures.saturating_add(1);
+            let factor = 1u32 << (self.failures - 1).min(16);
+            self.config
+                .reconnect_min
+                .saturating_mul(factor)
+                .min(self.config.reconnect_max)
+        };
+        if closed != Closed::Declined {
+            tracing::warn!(
+                service = %self.service,
+                ?closed,
+                delay_ms = delay.as_millis() as u64,
+                "lost the broker, reconnecting"
+            );
+        }
+        self.state = State::Waiting {
+            until: Instant::now() + delay,
+            closed,
+        };
+    }
+
+    /// Polls the connection once (until the next heartbeat, expiry or `deadline`), handles
+    /// what arrived and returns a request if one did.
+    fn poll_connection(&mut self, deadline: Instant) -> Result<Option<Request>> {
+        let span = self.expiry_span();
+        let heartbeat = self.config.heartbeat;
+        let State::Connected(conn) = &mut self.state else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        let wake = conn.heartbeat_at.min(conn.expiry).min(deadline);
+        let (socket_ready, stop_ready) = {
+            let mut poller = ZPoller::new();
+            let socket_index = poller.add(&conn.socket);
+            let stop_index = poller.add(&self.stop_rx);
+            poller.poll(Some(wake.saturating_duration_since(now)))?;
+            (
+                poller.ready(socket_index).contains(Events::POLLIN),
+                poller.ready(stop_index).contains(Events::POLLIN),
+            )
+        };
+        if stop_ready {
+            while self.stop_rx.recv_msg_dontwait().is_ok() {}
+            return Ok(None);
+        }
+        let mut outcome = None;
+        if socket_ready {
+            loop {
+                let msg = match conn.socket.recv_msg_dontwait() {
+                    Ok(msg) => msg,
+                    Err(zmsg::Error::Again) => break,
+                    Err(err) => return Err(err.into()),
+                };
+                match parse_inbound(msg, conn.id) {
+                    Inbound::Request(request) => {
+                        conn.expiry = Instant::now() + span;
+                        conn.heard = true;
+                        outcome = Some(Inbound::Request(request));
+                        break;
+                    }
+                    Inbound::Heartbeat => {
+                        conn.expiry = Instant::now() + span;
+                        conn.heard = true;
+                    }
+                    Inbound::Disconnect => {
+                        outcome = Some(Inbound::Disconnect);
+                        break;
+                    }
+                    Inbound::Invalid(why) => {
+                        tracing::warn!(service = %self.service, %why, "ignoring an invalid message from the broker");
+                    }
+                }
+            }
+        }
+        match outcome {
+            Some(Inbound::Request(request)) => return Ok(Some(request)),
+            Some(Inbound::Disconnect) => {
+                tracing::info!(service = %self.service, "broker sent DISCONNECT");
+                self.close(Closed::Disconnected, Duration::ZERO);
+                return Ok(None);
+            }
+            _ => {}
+        }
+        let now = Instant::now();
+        if now >= conn.heartbeat_at {
+            let mut beat = worker_command(Command::Heartbeat, ZMsg::new());
+            match conn.socket.send_msg_ref(&mut beat, SendFlags::DONTWAIT) {
+                Ok(()) | Err(zmsg::Error::Again) => {}
+                Err(err) => return Err(err.into()),
+            }
+            conn.heartbeat_at = now + heartbeat;
+        }
+        if now >= conn.expiry {
+            let first_delay = self.config.reconnect_min;
+            self.close(Closed::BrokerDead, first_delay);
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let State::Connected(conn) = &self.state {
+            // Tell the broker at once rather than letting it wait for the expiry; a short
+            // linger lets the DISCONNECT (and a just-sent reply) leave.
+            let _ = conn.socket.set_linger(500);
+            let _ = conn.socket.send_msg_ref(
+                &mut worker_command(Command::Disconnect, ZMsg::new()),
+                SendFlags::DONTWAIT,
+            );
+        }
+    }
+}
+
+/// Checks one message from the broker against RFC 7.
+fn parse_inbound(mut msg: ZMsg, connection: u64) -> Inbound {
+    if msg.len() < 3 {
+        return Inbound::Invalid(format!("{} frame(s), need at least 3", msg.len()));
+    }
+    let empty = msg.pop_frame().unwrap_or_default();
+    if !empty.is_empty() {
+        return Inbound::Invalid("frame 0 is not empty".into());
+    }
+    let header = msg.pop_frame().unwrap_or_default();
+    if !header.eq_bytes(protocol::WORKER) {
+        return Inbound::Invalid(format!(
+            "header {:?} is not MDPW01",
+            String::from_utf8_lossy(header.data())
+        ));
+    }
+    let command = msg.pop_frame().unwrap_or_default();
+    match Command::from_frame(&command) {
+        Some(Command::Request) => {
+            // client address, empty delimiter, body (lenient: an empty body is accepted).
+            if msg.len() < 2 {
+                return Inbound::Invalid("REQUEST without client address and delimiter".into());
+            }
+            let client = msg.pop_frame().unwrap_or_default();
+            let delimiter = msg.pop_frame().unwrap_or_default();
+            if !delimiter.is_empty() {
+                return Inbound::Invalid("REQUEST address is not followed by an empty frame".into());
+            }
+            Inbound::Request(Request {
+                client,
+                body: msg,
+                connection,
+            })
+        }
+        Some(Command::Heartbeat) => Inbound::Heartbeat,
+        Some(Command::Disconnect) => Inbound::Disconnect,
+        Some(other) => Inbound::Invalid(format!("unexpected {} from the broker", other.name())),
+        None => Inbound::Invalid(format!("unknown command {:?}", command.data())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn msg(frames: &[&[u8]]) -> ZMsg {
+        frames.iter().map(|f| ZFrame::copy_from(f)).collect()
+    }
+
+    #[test]
+    fn parses_broker_commands() {
+        match parse_inbound(msg(&[b"", b"MDPW01", &[2], b"C1", b"", b"x", b""]), 7) {
+            Inbound::Request(request) => {
+                assert_eq!(request.client().data(), b"C1");
+                assert_eq!(request.body().len(), 2);
+                assert_eq!(request.connection, 7);
+            }
+            _ => panic!("expected a request"),
+        }
+        assert!(matches!(
+            parse_inbound(msg(&[b"", b"MDPW01", &[4]]), 1),
+            Inbound::Heartbeat
+        ));
+        assert!(matches!(
+            parse_inbound(msg(&[b"", b"MDPW01", &[5]]), 1),
+            Inbound::Disconnect
+        ));
+        for bad in [
+            msg(&[b"", b"MDPW01"]),
+            msg(&[b"x", b"MDPW01", &[4]]),
+            msg(&[b"", b"MDPW02", &[4]]),
+            msg(&[b"", b"MDPW01", &[9]]),
+            msg(&[b"", b"MDPW01", &[1], b"svc"]),
+            msg(&[b"", b"MDPW01", &[2], b"C1"]),
+            msg(&[b"", b"MDPW01", &[2], b"C1", b"not-empty", b"x"]),
+        ] {
+            assert!(matches!(parse_inbound(bad, 1), Inbound::Invalid(_)));
+        }
+    }
+
+    #[test]
+    fn handler_replies() {
+        let body: ZMsg = ["a"].into_iter().collect();
+        assert_eq!(body.clone().into_reply(), Ok(Some(body.clone())));
+        assert_eq!(None::<ZMsg>.into_reply(), Ok(None));
+        let failed: std::result::Result<ZMsg, String> = Err("boom".into());
+        assert_eq!(failed.into_reply(), Err("boom".to_string()));
+    }
+
+    #[test]
+    fn rejects_bad_configuration() {
+        let ep = "tcp://127.0.0.1:1";
+        assert!(matches!(
+            Worker::connect(ep, "mmi.service", WorkerConfig::default()),
+            Err(Error::InvalidArgument(_))
+        ));
+        assert!(matches!(
+            Worker::connect(ep, "", WorkerConfig::default()),
+            Err(Error::InvalidArgument(_))
+        ));
+        let config = WorkerConfig {
+            liveness: 0,
+            ..WorkerConfig::default()
+        };
+        assert!(matches!(
+            Worker::connect(ep, "echo", config),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+
+    #[test]
+    fn stop_handle_wakes_recv() {
+        // Nothing listens on this endpoint: recv would wait forever without the stop.
+        let mut worker =
+            Worker::connect("tcp://127.0.0.1:1", "echo", WorkerConfig::default()).unwrap();
+        let stop = worker.stop_handle();
+        let thread = std::thread::spawn(move || worker.recv().map(|_| ()));
+        stop.stop();
+        let result = thread.join().unwrap();
+        assert!(matches!(result, Err(Error::Disconnected(_))));
+    }
+}

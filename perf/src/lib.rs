@@ -1,0 +1,108 @@
+//! Shared pieces of the perf programs: C-compatible argument parsing, a microsecond stopwatch and
+//! error exits that print what libzmq's perf tools print.
+//!
+//! The programs in `src/bin/` are ports of libzmq 4.3.5's `perf/` tools on the zmsg API: the same
+//! command lines, the same socket types and the same printed figures, so a script can run either
+//! and parse both alike.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use zmsg::{ZContext, ZFrame};
+
+/// Parses an integer as C's `atoi` does: leading blanks, an optional sign, then digits up to the
+/// first non-digit; 0 when there are none.
+pub fn atoi(text: &str) -> i64 {
+    let text = text.trim_start();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let mut value: i64 = 0;
+    for byte in digits.bytes().take_while(u8::is_ascii_digit) {
+        value = value.saturating_mul(10).saturating_add(i64::from(byte - b'0'));
+    }
+    if negative {
+        -value
+    } else {
+        value
+    }
+}
+
+/// Parses a size or count argument; negative values become 0.
+pub fn arg_usize(text: &str) -> usize {
+    usize::try_from(atoi(text).max(0)).unwrap_or(usize::MAX)
+}
+
+/// Prints `error in <what>: <error>` and exits with status 255, as the C tools' `return -1`.
+pub fn fail(what: &str, error: impl std::fmt::Display) -> ! {
+    println!("error in {what}: {error}");
+    std::process::exit(255)
+}
+
+/// Prints the C tools' size mismatch message and exits with status 255.
+pub fn wrong_size() -> ! {
+    println!("message of incorrect size received");
+    std::process::exit(255)
+}
+
+/// A stopwatch reporting whole microseconds, like `zmq_stopwatch_start`/`zmq_stopwatch_stop`.
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    /// Starts timing now.
+    pub fn start() -> Self {
+        Stopwatch(Instant::now())
+    }
+
+    /// Microseconds since [`Stopwatch::start`].
+    pub fn stop(self) -> u64 {
+        u64::try_from(self.0.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A context configured as `zmq_init(1)` leaves one: one I/O thread and libzmq's default
+/// (infinite) linger, so a sender's queued messages are all delivered before it exits.
+pub fn context() -> ZContext {
+    let ctx = ZContext::new().unwrap_or_else(|err| fail("zmq_init", err));
+    ctx.set_linger_ms(-1);
+    ctx
+}
+
+/// The payload the throughput senders send: `size` zero bytes in one shared buffer.
+pub fn payload(size: usize) -> Bytes {
+    Bytes::from(vec![0u8; size])
+}
+
+/// One message of `payload` for sending. Large payloads are handed to libzmq without a copy (the
+/// buffer is shared by reference count); small ones are copied into libzmq's inline storage.
+#[inline]
+pub fn frame_of(payload: &Bytes) -> ZFrame {
+    ZFrame::from(payload.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atoi_matches_c() {
+        assert_eq!(atoi("42"), 42);
+        assert_eq!(atoi("  17abc"), 17);
+        assert_eq!(atoi("-3"), -3);
+        assert_eq!(atoi("x1"), 0);
+        assert_eq!(atoi(""), 0);
+        assert_eq!(arg_usize("-5"), 0);
+    }
+
+    #[test]
+    fn frames_carry_the_payload() {
+        for size in [0, 1, 32, 33, 4096] {
+            let payload = payload(size);
+            let frame = frame_of(&payload);
+            assert_eq!(frame.len(), size);
+            assert!(frame.data().iter().all(|&b| b == 0));
+        }
+    }
+}

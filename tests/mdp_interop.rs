@@ -1,0 +1,208 @@
+//! MDP/0.1 interoperability with peers written in plain pyzmq (tests/python/), whose frames are
+//! built by hand from RFC 7:
+//! - our Worker and Client (sync and async) through a minimal pyzmq broker;
+//! - a pyzmq worker and a pyzmq REQ client through our broker.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use mdp::{AsyncClient, Client, ClientConfig, Worker, WorkerConfig};
+use zmsg::{ZFrame, ZMsg};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A Python child process whose stdout lines arrive on a channel; killed when dropped.
+struct PyChild {
+    child: std::process::Child,
+    lines: mpsc::Receiver<String>,
+    name: String,
+}
+
+impl PyChild {
+    fn spawn(script: &str, args: &[&str]) -> PyChild {
+        let path = support::workspace_root().join("tests/python").join(script);
+        let mut child = Command::new(support::python())
+            .arg("-u")
+            .arg(&path)
+            .args(args)
+            .stdout(Stdio::piped())
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start {script}: {err}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        PyChild {
+            child,
+            lines,
+            name: script.to_owned(),
+        }
+    }
+
+    /// Waits (bounded) for the next line starting with `prefix`; returns the rest of the line.
+    fn expect(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => {
+                    return line[prefix.len()..].trim().to_owned()
+                }
+                Ok(_) => continue,
+                Err(err) => panic!("{}: no line {prefix:?} ({err})", self.name),
+            }
+        }
+    }
+
+    /// Waits (bounded) for the process to exit and returns its status code.
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            // Waiting for a child process to exit has no event to block on with a timeout.
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("{} did not exit", self.name);
+    }
+}
+
+impl Drop for PyChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fast_worker() -> WorkerConfig {
+    WorkerConfig {
+        heartbeat: Duration::from_millis(250),
+        liveness: 20,
+        reconnect_min: Duration::from_millis(100),
+        reconnect_max: Duration::from_secs(1),
+        ..WorkerConfig::default()
+    }
+}
+
+fn patient_client() -> ClientConfig {
+    ClientConfig {
+        timeout: Duration::from_secs(5),
+        retries: 3,
+        ..ClientConfig::default()
+    }
+}
+
+fn tricky_body(i: u32) -> ZMsg {
+    let mut body = ZMsg::new();
+    body.append(format!("request {i}"));
+    body.append_frame(ZFrame::new());
+    body.append((0..=255u8).collect::<Vec<u8>>());
+    body.append(i);
+    body
+}
+
+/// Runs an echo worker of ours on its own thread until the returned handle stops it.
+fn spawn_echo_worker(
+    endpoint: &str,
+    service: &str,
+) -> (mdp::StopHandle, std::thread::JoinHandle<mdp::Result<()>>) {
+    let mut worker = Worker::connect(endpoint, service, fast_worker()).expect("worker");
+    let stop = worker.stop_handle();
+    let thread = std::thread::spawn(move || worker.run(|body: ZMsg| body));
+    (stop, thread)
+}
+
+#[test]
+fn our_worker_and_clients_through_a_pyzmq_broker() {
+    let broker = PyChild::spawn("mdp_broker.py", &["tcp://127.0.0.1:*", "0.25"]);
+    let endpoint = broker.expect("ENDPOINT ");
+    let (stop, worker) = spawn_echo_worker(&endpoint, "echo");
+    assert_eq!(broker.expect("READY "), "echo");
+
+    let mut client = Client::connect(&endpoint, patient_client()).unwrap();
+    assert!(client.service_available("echo").unwrap());
+    assert!(!client.service_available("nope").unwrap());
+    for i in 0..20 {
+        let body = tricky_body(i);
+        assert_eq!(client.send("echo", body.clone()).unwrap(), body);
+    }
+
+    let mut async_client = AsyncClient::connect(&endpoint, patient_client()).unwrap();
+    for i in 0..200 {
+        async_client.send("echo", tricky_body(i)).unwrap();
+    }
+    let mut seen = vec![false; 200];
+    for _ in 0..200 {
+        let (service, mut body) = async_client.recv_timeout(WAIT).unwrap();
+        assert_eq!(service, "echo");
+        assert_eq!(body.len(), 4);
+        assert_eq!(body.pop_str().unwrap().split_once(' ').unwrap().0, "request");
+        let i = body.get(2).unwrap().data().to_vec();
+        let i = u32::from_be_bytes(i.try_into().unwrap()) as usize;
+        assert!(!seen[i], "reply {i} twice");
+        seen[i] = true;
+    }
+    assert!(seen.iter().all(|s| *s));
+
+    stop.stop();
+    worker.join().unwrap().unwrap();
+}
+
+/// A free TCP port below the kernel's ephemeral range: while the broker is down, no outgoing
+/// connection of a parallel test can take it.
+fn fixed_port_endpoint() -> String {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    for n in 0..200u32 {
+        let port = 20_000 + (seed.wrapping_add(n * 7919) % 12_000);
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return format!("tcp://127.0.0.1:{port}");
+        }
+    }
+    panic!("no free port");
+}
+
+#[test]
+fn our_worker_reregisters_after_pyzmq_broker_restart() {
+    let endpoint = fixed_port_endpoint();
+    let broker = PyChild::spawn("mdp_broker.py", &[endpoint.as_str(), "0.1"]);
+    assert_eq!(broker.expect("ENDPOINT "), endpoint);
+    let mut config = fast_worker();
+    config.heartbeat = Duration::from_millis(100);
+    config.liveness = 3;
+    let mut worker = Worker::connect(&endpoint, "echo", config).unwrap();
+    let stop = worker.stop_handle();
+    let thread = std::thread::spawn(move || {
+        let result = worker.run(|body: ZMsg| body);
+        (result, worker.registrations())
+    });
+    assert_eq!(broker.expect("READY "), "echo");
+    drop(broker);
+
+    // Same port, new broker: the worker must notice the silence and register again.
+    let broker = PyChild::spawn("mdp_broker.py", &[endpoint.as_str(), "0.1"]);
+    assert_eq!(broker.expect("ENDPOINT "), endpoint);
+    assert_eq!(broker.expect("READY "), "echo");
+    let mut client = Client::connect(&endpoint, patient_client()).unwrap();
+    let body = tricky_body(7);
+    assert_eq!(client.send("echo", body.clone()).unwrap(), body);
+
+    stop.stop();
+    let (result, registrations) = thread.join().unwrap();
+    result.unwrap();
+    assert!(registrations >= 2, "registered {registrations} time(s)");
+}

@@ -1,0 +1,406 @@
+//! Smoke tests for the zguide ports in `examples/`: each test runs the real example binaries (with
+//! their partner programs), bounded in time, and checks what they print.
+//!
+//! The examples keep the originals' fixed TCP ports (5555, 5556, ...), so every test that uses a
+//! TCP port holds `fixed_ports()` while its programs run; ipc examples run in a temporary directory
+//! of their own.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The longest any single wait in these tests may take before the test fails.
+const LIMIT: Duration = Duration::from_secs(60);
+
+/// Builds the examples once per test run and returns the directory holding their binaries.
+fn examples_dir() -> PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let root = support::workspace_root();
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "--examples", "--quiet"])
+            .current_dir(&root)
+            .status()
+            .expect("cannot run cargo");
+        assert!(status.success(), "cargo build --examples failed");
+        let target = std::env::var_os("CARGO_TARGET_DIR")
+            .map(PathBuf::from)
+            .map(|dir| if dir.is_relative() { root.join(dir) } else { dir })
+            .unwrap_or_else(|| root.join("target"));
+        target.join("debug").join("examples")
+    })
+    .clone()
+}
+
+/// Serialises the tests whose examples bind the guide's fixed TCP ports.
+fn fixed_ports() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running example. Dropping it kills the process, so nothing outlives a failed test.
+struct Proc {
+    name: String,
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: Arc<Mutex<String>>,
+    stderr: Arc<Mutex<String>>,
+    readers: Vec<JoinHandle<()>>,
+}
+
+fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(&mut from);
+        let mut chunk = Vec::new();
+        // Read up to each '.' or newline so progress dots show up as they are printed.
+        while let Ok(n) = reader.read_until(b'\n', &mut chunk) {
+            if n == 0 {
+                break;
+            }
+            into.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk));
+            chunk.clear();
+        }
+    })
+}
+
+impl Proc {
+    fn spawn(name: &str, args: &[&str]) -> Proc {
+        Self::spawn_in(name, args, None)
+    }
+
+    fn spawn_in(name: &str, args: &[&str], dir: Option<&Path>) -> Proc {
+        let mut command = Command::new(examples_dir().join(name));
+        command
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if let Some(dir) = dir {
+            command.current_dir(dir);
+        }
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|err| panic!("cannot start example {name}: {err}"));
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let readers = vec![
+            collect(child.stdout.take().unwrap(), stdout.clone()),
+            collect(child.stderr.take().unwrap(), stderr.clone()),
+        ];
+        Proc {
+            name: name.to_string(),
+            stdin: child.stdin.take(),
+            child,
+            stdout,
+            stderr,
+            readers,
+        }
+    }
+
+    fn output(&self) -> String {
+        self.stdout.lock().unwrap().clone()
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}: stdout:\n{}\nstderr:\n{}",
+            self.name,
+            self.output(),
+            self.stderr.lock().unwrap()
+        )
+    }
+
+    /// Waits until the program has printed `needle` `times` times.
+    fn wait_for(&self, needle: &str, times: usize) {
+        let found = support::wait_until(LIMIT, || self.output().matches(needle).count() >= times);
+        assert!(found, "{needle:?} x{times} never came from {}", self.describe());
+    }
+
+    /// Types a line on the program's standard input.
+    fn type_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        writeln!(stdin, "{line}").expect("write to stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Sends SIGINT, as Ctrl-C does.
+    fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the program to exit on its own and returns its status and standard output.
+    fn finish(mut self) -> (ExitStatus, String) {
+        let mut status = None;
+        let exited = support::wait_until(LIMIT, || {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        assert!(exited, "{} did not exit in time; {}", self.name, self.describe());
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
+        }
+        (status.expect("exited"), self.output())
+    }
+
+    /// Waits for a successful exit and returns the standard output.
+    fn success(self) -> String {
+        let name = self.name.clone();
+        let stderr = self.stderr.clone();
+        let (status, output) = self.finish();
+        assert!(
+            status.success(),
+            "{name} failed with {status}; stdout:\n{output}\nstderr:\n{}",
+            stderr.lock().unwrap()
+        );
+        output
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn count_lines(output: &str, prefix: &str) -> usize {
+    output.lines().filter(|line| line.starts_with(prefix)).count()
+}
+
+// ---- Chapter 1 ----
+
+#[test]
+fn version() {
+    let output = Proc::spawn("version", &[]).success();
+    assert_eq!(output.trim(), "Current 0MQ version is 4.3.5");
+}
+
+#[test]
+fn hwclient_hwserver() {
+    let _ports = fixed_ports();
+    let server = Proc::spawn("hwserver", &["10", "0"]);
+    let client = Proc::spawn("hwclient", &[]).success();
+    assert_eq!(count_lines(&client, "Received World "), 10, "{client}");
+    assert!(client.contains("Received World 9"), "{client}");
+    let served = server.success();
+    assert_eq!(count_lines(&served, "Received Hello"), 10, "{served}");
+}
+
+#[test]
+fn wuclient_wuserver() {
+    let _ports = fixed_ports();
+    let _server = Proc::spawn("wuserver", &["60"]);
+    // Zipcodes starting with "1" are a tenth of all updates, so 100 come quickly.
+    let client = Proc::spawn("wuclient", &["1"]).success();
+    let line = client
+        .lines()
+        .find(|line| line.starts_with("Average temperature for zipcode '1' was "))
+        .unwrap_or_else(|| panic!("no average in {client}"));
+    let average: i32 = line
+        .trim_start_matches("Average temperature for zipcode '1' was ")
+        .trim_end_matches('F')
+        .parse()
+        .expect("a number");
+    assert!((-80..135).contains(&average), "{line}");
+}
+
+#[test]
+fn taskvent_taskwork_tasksink() {
+    let _ports = fixed_ports();
+    let sink = Proc::spawn("tasksink", &[]);
+    let _workers: Vec<_> = (0..3).map(|_| Proc::spawn("taskwork", &[])).collect();
+    let mut vent = Proc::spawn("taskvent", &[]);
+    vent.wait_for("Press Enter", 1);
+    vent.type_line("");
+    let vent = vent.success();
+    assert!(vent.contains("Total expected cost: "), "{vent}");
+    let sink = sink.success();
+    assert_eq!(sink.matches(':').count(), 10 + 1, "{sink}"); // ten ':' marks + "time:"
+    assert!(sink.contains("Total elapsed time: "), "{sink}");
+}
+
+fn multi_socket_reader(name: &str) {
+    let _ports = fixed_ports();
+    let reader = Proc::spawn(name, &["100"]);
+    let mut vent = Proc::spawn("taskvent", &[]);
+    vent.wait_for("Press Enter", 1);
+    vent.type_line("");
+    let output = reader.success();
+    assert_eq!(count_lines(&output, "Task: "), 100, "{output}");
+    vent.success();
+}
+
+#[test]
+fn msreader() {
+    multi_socket_reader("msreader");
+}
+
+#[test]
+fn mspoller() {
+    multi_socket_reader("mspoller");
+}
+
+#[test]
+fn interrupt() {
+    let _ports = fixed_ports();
+    let server = Proc::spawn("interrupt", &[]);
+    let client = Proc::spawn("hwclient", &[]).success();
+    assert_eq!(count_lines(&client, "Received World "), 10, "{client}");
+    server.wait_for("W: recv", 10);
+    server.interrupt();
+    let (status, output) = server.finish();
+    assert!(status.success(), "{status}: {output}");
+    assert!(output.contains("W: interrupt received, killing server..."), "{output}");
+    assert!(output.ends_with("W: cleaning up\n"), "{output}");
+}
+
+fn request_reply_broker(broker: &str) {
+    let _ports = fixed_ports();
+    let _broker = Proc::spawn(broker, &[]);
+    let _workers: Vec<_> = (0..2).map(|_| Proc::spawn("rrworker", &["1000", "0"])).collect();
+    let client = Proc::spawn("rrclient", &[]).success();
+    assert_eq!(count_lines(&client, "Received reply "), 10, "{client}");
+    assert!(client.contains("Received reply 9 [World]"), "{client}");
+}
+
+#[test]
+fn rrclient_rrbroker_rrworker() {
+    request_reply_broker("rrbroker");
+}
+
+#[test]
+fn msgqueue() {
+    request_reply_broker("msgqueue");
+}
+
+#[test]
+fn rrbroker_and_msgqueue_end_after_their_time() {
+    let _ports = fixed_ports();
+    Proc::spawn("rrbroker", &["1"]).success();
+    Proc::spawn("msgqueue", &["1"]).success();
+}
+
+#[test]
+fn wuproxy() {
+    let _ports = fixed_ports();
+    let _server = Proc::spawn("wuserver", &["60"]);
+    let _proxy = Proc::spawn("wuproxy", &["tcp://localhost:5556", "tcp://*:8100"]);
+    let client = Proc::spawn("wuclient", &["2", "tcp://localhost:8100"]).success();
+    assert!(
+        client.contains("Average temperature for zipcode '2' was "),
+        "{client}"
+    );
+}
+
+#[test]
+fn taskwork2_tasksink2() {
+    let _ports = fixed_ports();
+    let sink = Proc::spawn("tasksink2", &[]);
+    let workers: Vec<_> = (0..3).map(|_| Proc::spawn("taskwork2", &[])).collect();
+    let mut vent = Proc::spawn("taskvent", &[]);
+    vent.wait_for("Press Enter", 1);
+    vent.type_line("");
+    vent.success();
+    let sink = sink.success();
+    assert!(sink.contains("Total elapsed time: "), "{sink}");
+    // The sink's KILL ends every worker.
+    for worker in workers {
+        let output = worker.success();
+        assert!(output.ends_with("Killed\n"), "{output}");
+    }
+}
+
+// ---- Chapter 2 ----
+
+#[test]
+fn mtserver() {
+    let _ports = fixed_ports();
+    let server = Proc::spawn("mtserver", &["0"]);
+    let client = Proc::spawn("hwclient", &[]).success();
+    assert_eq!(count_lines(&client, "Received World "), 10, "{client}");
+    server.wait_for("Received request: [Hello]", 10);
+    server.interrupt();
+    server.success();
+    // Bounded by time, it ends by itself.
+    Proc::spawn("mtserver", &["0", "1"]).success();
+}
+
+#[test]
+fn mtrelay() {
+    let output = Proc::spawn("mtrelay", &[]).success();
+    assert_eq!(
+        output,
+        "Step 1 ready, signaling step 2\nStep 2 ready, signaling step 3\nTest successful!\n"
+    );
+}
+
+#[test]
+fn syncpub_syncsub() {
+    let _ports = fixed_ports();
+    let publisher = Proc::spawn("syncpub", &["3", "10000"]);
+    let subscribers: Vec<_> = (0..3).map(|_| Proc::spawn("syncsub", &[])).collect();
+    for subscriber in subscribers {
+        assert_eq!(subscriber.success(), "Received 10000 updates\n");
+    }
+    let output = publisher.success();
+    assert_eq!(output, "Waiting for subscribers\nBroadcasting messages\n");
+}
+
+#[test]
+fn psenvpub_psenvsub() {
+    let _ports = fixed_ports();
+    let _publisher = Proc::spawn("psenvpub", &["1000", "50"]);
+    let output = Proc::spawn("psenvsub", &["3"]).success();
+    assert_eq!(output, "[B] We would like to see this\n".repeat(3));
+}
+
+// ---- Chapter 3 ----
+
+#[test]
+fn identity() {
+    let output = Proc::spawn("identity", &[]).success();
+    let dumps: Vec<&str> = output
+        .split("----------------------------------------\n")
+        .filter(|dump| !dump.is_empty())
+        .collect();
+    assert_eq!(dumps.len(), 2, "{output}");
+    // A generated routing id is 5 bytes, starting with a zero byte.
+    assert!(dumps[0].starts_with("[005] 00"), "{output}");
+    assert!(dumps[0].ends_with("[000] \n[039] ROUTER uses a generated 5 byte identity\n"), "{output}");
+    assert_eq!(
+        dumps[1],
+        "[005] PEER2\n[000] \n[040] ROUTER socket uses REQ's socket identity\n"
+    );
+}
+
+fn router_to_workers(name: &str) {
+    let _ports = fixed_ports();
+    let output = Proc::spawn(name, &["1"]).success();
+    assert_eq!(count_lines(&output, "Completed: "), 10, "{output}");
+    let total: u32 = output
+        .lines()
+        .filter_map(|line| line.strip_prefix("Completed: "))
+        .map(|rest| rest.trim_end_matches(" tasks").parse::<u32>().expect("a count"))
+        .sum();
+    assert!(total > 0, "{output}");
+}
+
+#[test]
+fn rtreq() {
+    router_to_workers("rtreq");
+}
+
+#[test]
+fn rtdealer() {
+    router_to_workers("rtdealer");
+}
