@@ -10,14 +10,21 @@ use mdp::{Broker, BrokerConfig};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let verbose = args.iter().any(|a| a == "-v");
-    let seconds: Option<u64> = args.iter().find(|a| *a != "-v").map(|a| a.parse()).transpose()?;
+    let seconds: Option<u64> = args
+        .iter()
+        .find(|a| *a != "-v")
+        .map(|a| a.parse())
+        .transpose()?;
     tracing_subscriber::fmt()
         .with_env_filter(if verbose { "debug" } else { "info" })
         .init();
     zmsg::install_interrupt_handler()?;
 
     let mut broker = Broker::bind(BrokerConfig::new(["tcp://*:5555"]))?;
-    println!("I: MDP broker/0.1 is active at {}", broker.endpoints().join(", "));
+    println!(
+        "I: MDP broker/0.1 is active at {}",
+        broker.endpoints().join(", ")
+    );
     let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
     while !zmsg::interrupted() {
         let slice = match deadline {

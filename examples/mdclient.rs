@@ -8,7 +8,10 @@ use zmsg::ZMsg;
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let verbose = args.iter().any(|a| a == "-v");
-    let total: u64 = args.iter().find(|a| *a != "-v").map_or(Ok(100_000), |a| a.parse())?;
+    let total: u64 = args
+        .iter()
+        .find(|a| *a != "-v")
+        .map_or(Ok(100_000), |a| a.parse())?;
     tracing_subscriber::fmt()
         .with_env_filter(if verbose { "debug" } else { "warn" })
         .init();

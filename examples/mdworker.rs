@@ -7,7 +7,11 @@ use mdp::{Worker, WorkerConfig};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let verbose = args.iter().any(|a| a == "-v");
-    let count: Option<u64> = args.iter().find(|a| *a != "-v").map(|a| a.parse()).transpose()?;
+    let count: Option<u64> = args
+        .iter()
+        .find(|a| *a != "-v")
+        .map(|a| a.parse())
+        .transpose()?;
     tracing_subscriber::fmt()
         .with_env_filter(if verbose { "debug" } else { "warn" })
         .init();
@@ -15,7 +19,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut session = Worker::connect("tcp://localhost:5555", "echo", WorkerConfig::default())?;
     let mut served = 0u64;
-    while count.map_or(true, |count| served < count) {
+    while count != Some(served) {
         let mut request = match session.recv() {
             Ok(request) => request,
             Err(mdp::Error::Interrupted) => {

@@ -23,7 +23,10 @@ fn client_task(sync_count: u32, async_count: u32) -> zmsg::Result<()> {
         client.send_str("hello")?;
         client.recv_string()?;
     }
-    println!(" {:.0} calls/second", sync_count as f64 / start.elapsed().as_secs_f64());
+    println!(
+        " {:.0} calls/second",
+        sync_count as f64 / start.elapsed().as_secs_f64()
+    );
 
     println!("Asynchronous round-trip test...");
     let start = Instant::now();
@@ -33,7 +36,10 @@ fn client_task(sync_count: u32, async_count: u32) -> zmsg::Result<()> {
     for _ in 0..async_count {
         client.recv_string()?;
     }
-    println!(" {:.0} calls/second", async_count as f64 / start.elapsed().as_secs_f64());
+    println!(
+        " {:.0} calls/second",
+        async_count as f64 / start.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -130,7 +130,8 @@ impl Drop for RunningWorker {
 /// Waits (bounded) until the broker reports `service` as available (or not).
 fn wait_for_service(client: &mut Client, service: &str, available: bool) {
     assert!(
-        support::wait_until(WAIT, || client.service_available(service).ok() == Some(available)),
+        support::wait_until(WAIT, || client.service_available(service).ok()
+            == Some(available)),
         "mmi.service never said {service} is {}",
         if available { "available" } else { "gone" }
     );
@@ -180,7 +181,9 @@ fn sync_round_trips_keep_every_frame() {
 #[test]
 fn async_client_many_requests_in_flight() {
     let (_broker, endpoint) = start_broker();
-    let _workers: Vec<_> = (0..3).map(|_| RunningWorker::echo(&endpoint, "echo")).collect();
+    let _workers: Vec<_> = (0..3)
+        .map(|_| RunningWorker::echo(&endpoint, "echo"))
+        .collect();
     let mut checker = Client::connect(&endpoint, client_config()).unwrap();
     wait_for_service(&mut checker, "echo", true);
 
@@ -213,7 +216,10 @@ fn async_client_many_requests_in_flight() {
     // The sync client's multi-frame bodies through the async client too.
     for body in bodies() {
         client.send("echo", body.clone()).unwrap();
-        assert_eq!(client.recv_timeout(WAIT).unwrap(), ("echo".to_owned(), body));
+        assert_eq!(
+            client.recv_timeout(WAIT).unwrap(),
+            ("echo".to_owned(), body)
+        );
     }
 }
 
@@ -268,7 +274,14 @@ fn worker_restarting_registers_again() {
     let mut client = Client::connect(&endpoint, client_config()).unwrap();
     let worker = RunningWorker::echo(&endpoint, "restart");
     wait_for_service(&mut client, "restart", true);
-    assert_eq!(client.send_str("restart", "one").unwrap().pop_str().unwrap(), "one");
+    assert_eq!(
+        client
+            .send_str("restart", "one")
+            .unwrap()
+            .pop_str()
+            .unwrap(),
+        "one"
+    );
     worker.finish(); // drops the Worker: it sends DISCONNECT
 
     wait_for_service(&mut client, "restart", false);
@@ -289,9 +302,23 @@ fn worker_restarting_registers_again() {
 fn workers_and_clients_recover_from_a_broker_restart() {
     let (broker, endpoint) = start_broker_on_fixed_port();
     let worker = RunningWorker::echo(&endpoint, "phoenix");
-    let mut client = Client::connect(&endpoint, client_config()).unwrap();
+    // A request sent while the client has not yet noticed that the old connection is gone is
+    // lost, and only a retry recovers it: keep the timeout short so that costs little.
+    let config = ClientConfig {
+        timeout: Duration::from_millis(500),
+        retries: 10,
+        ..ClientConfig::default()
+    };
+    let mut client = Client::connect(&endpoint, config).unwrap();
     wait_for_service(&mut client, "phoenix", true);
-    assert_eq!(client.send_str("phoenix", "before").unwrap().pop_str().unwrap(), "before");
+    assert_eq!(
+        client
+            .send_str("phoenix", "before")
+            .unwrap()
+            .pop_str()
+            .unwrap(),
+        "before"
+    );
 
     broker.stop().unwrap();
     // A new broker on the same port knows nothing: the worker must register again.
@@ -299,7 +326,14 @@ fn workers_and_clients_recover_from_a_broker_restart() {
     assert_eq!(broker.endpoints()[0], endpoint);
     wait_for_service(&mut client, "phoenix", true);
     // The same client object keeps working.
-    assert_eq!(client.send_str("phoenix", "after").unwrap().pop_str().unwrap(), "after");
+    assert_eq!(
+        client
+            .send_str("phoenix", "after")
+            .unwrap()
+            .pop_str()
+            .unwrap(),
+        "after"
+    );
     let registrations = worker.finish();
     assert!(registrations >= 2, "registered {registrations} time(s)");
 }
@@ -320,7 +354,9 @@ fn reply_to_a_request_from_a_dead_broker_is_dropped_with_a_typed_error() {
         let _ = worker.recv_timeout(Duration::from_millis(20));
         worker.registrations() >= 2
     }));
-    let err = worker.reply(&request, ZMsg::from_iter(["too late"])).unwrap_err();
+    let err = worker
+        .reply(&request, ZMsg::from_iter(["too late"]))
+        .unwrap_err();
     assert!(
         matches!(err, Error::BrokerGone(_) | Error::Disconnected(_)),
         "{err:?}"
@@ -331,8 +367,9 @@ fn reply_to_a_request_from_a_dead_broker_is_dropped_with_a_typed_error() {
 fn a_declined_request_goes_to_another_worker() {
     let (_broker, endpoint) = start_broker();
     let mut client = Client::connect(&endpoint, client_config()).unwrap();
-    let decliner =
-        RunningWorker::start(&endpoint, "picky", worker_config(), |_body: ZMsg| None::<ZMsg>);
+    let decliner = RunningWorker::start(&endpoint, "picky", worker_config(), |_body: ZMsg| {
+        None::<ZMsg>
+    });
     wait_for_service(&mut client, "picky", true);
     let helper = RunningWorker::start(&endpoint, "picky", worker_config(), |mut body: ZMsg| {
         body.push("helper");
@@ -365,13 +402,18 @@ fn timeouts_and_a_missing_broker() {
         Err(Error::BrokerGone(_))
     ));
     let mut async_client = AsyncClient::connect(&dead_endpoint, quick.clone()).unwrap();
-    async_client.send("echo", ZMsg::from_iter(["anyone?"])).unwrap();
+    async_client
+        .send("echo", ZMsg::from_iter(["anyone?"]))
+        .unwrap();
     assert!(matches!(async_client.recv(), Err(Error::Timeout)));
 
     // A live broker, but no worker for the service: the request is taken, never answered.
     let (_broker, endpoint) = start_broker();
     let mut client = Client::connect(&endpoint, quick).unwrap();
-    assert!(matches!(client.send_str("nobody", "hello?"), Err(Error::Timeout)));
+    assert!(matches!(
+        client.send_str("nobody", "hello?"),
+        Err(Error::Timeout)
+    ));
     assert!(!client.service_available("nobody").unwrap());
     assert!(matches!(
         client.call_checked("nobody", ZMsg::new()),
@@ -408,7 +450,9 @@ fn curve_with_the_right_and_a_wrong_broker_key() {
         assert_eq!(client.send("secret", body.clone()).unwrap(), body);
     }
     let mut async_client = AsyncClient::connect(&endpoint, right).unwrap();
-    async_client.send("secret", ZMsg::from_iter(["async"])).unwrap();
+    async_client
+        .send("secret", ZMsg::from_iter(["async"]))
+        .unwrap();
     assert_eq!(
         async_client.recv_timeout(WAIT).unwrap().1,
         ZMsg::from_iter(["async"])
@@ -428,7 +472,9 @@ fn curve_with_the_right_and_a_wrong_broker_key() {
         Err(Error::BrokerGone(_))
     ));
     let mut async_client = AsyncClient::connect(&endpoint, wrong).unwrap();
-    async_client.send("secret", ZMsg::from_iter(["let me in"])).unwrap();
+    async_client
+        .send("secret", ZMsg::from_iter(["let me in"]))
+        .unwrap();
     assert!(matches!(async_client.recv(), Err(Error::Timeout)));
     // No CURVE at all against a CURVE broker: the same.
     let mut plain = Client::connect(

@@ -143,12 +143,15 @@ fn our_worker_and_clients_through_a_pyzmq_broker() {
     for i in 0..200 {
         async_client.send("echo", tricky_body(i)).unwrap();
     }
-    let mut seen = vec![false; 200];
+    let mut seen = [false; 200];
     for _ in 0..200 {
         let (service, mut body) = async_client.recv_timeout(WAIT).unwrap();
         assert_eq!(service, "echo");
         assert_eq!(body.len(), 4);
-        assert_eq!(body.pop_str().unwrap().split_once(' ').unwrap().0, "request");
+        assert_eq!(
+            body.pop_str().unwrap().split_once(' ').unwrap().0,
+            "request"
+        );
         let i = body.get(2).unwrap().data().to_vec();
         let i = u32::from_be_bytes(i.try_into().unwrap()) as usize;
         assert!(!seen[i], "reply {i} twice");
@@ -205,4 +208,55 @@ fn our_worker_reregisters_after_pyzmq_broker_restart() {
     let (result, registrations) = thread.join().unwrap();
     result.unwrap();
     assert!(registrations >= 2, "registered {registrations} time(s)");
+}
+
+#[test]
+fn pyzmq_worker_and_client_through_our_broker() {
+    let mut config = mdp::BrokerConfig::new(["tcp://127.0.0.1:*"]);
+    config.heartbeat = Duration::from_millis(250);
+    let broker = mdp::Broker::spawn(config).expect("broker");
+    let endpoint = broker.endpoints()[0].clone();
+
+    let py_worker = PyChild::spawn("mdp_worker.py", &[endpoint.as_str(), "py-echo", "0.25"]);
+    py_worker.expect("READY");
+    let mut client = Client::connect(&endpoint, patient_client()).unwrap();
+    assert!(support::wait_until(WAIT, || client
+        .service_available("py-echo")
+        .unwrap_or(false)));
+
+    // Our clients, the pyzmq worker.
+    for i in 0..10 {
+        let body = tricky_body(i);
+        assert_eq!(client.send("py-echo", body.clone()).unwrap(), body);
+    }
+    let mut async_client = AsyncClient::connect(&endpoint, patient_client()).unwrap();
+    for i in 0..100 {
+        async_client.send("py-echo", tricky_body(i)).unwrap();
+    }
+    for _ in 0..100 {
+        let (service, body) = async_client.recv_timeout(WAIT).unwrap();
+        assert_eq!(service, "py-echo");
+        assert_eq!(body.len(), 4);
+    }
+
+    // The pyzmq REQ client, the pyzmq worker, our broker.
+    let mut py_client = PyChild::spawn("mdp_client.py", &[endpoint.as_str(), "py-echo", "25"]);
+    py_client.expect("DONE");
+    assert_eq!(py_client.wait_exit(), Some(0));
+
+    // The pyzmq client, our worker.
+    let (stop, worker) = spawn_echo_worker(&endpoint, "rs-echo");
+    assert!(support::wait_until(WAIT, || client
+        .service_available("rs-echo")
+        .unwrap_or(false)));
+    let mut py_client = PyChild::spawn("mdp_client.py", &[endpoint.as_str(), "rs-echo", "25"]);
+    py_client.expect("DONE");
+    assert_eq!(py_client.wait_exit(), Some(0));
+    stop.stop();
+    worker.join().unwrap().unwrap();
+
+    // Every frame the pyzmq peers built by hand was valid MDP/0.1 to our broker.
+    let stats = broker.stop().unwrap();
+    assert_eq!(stats.global.invalid, 0, "{stats}");
+    assert_eq!(stats.global.unexpected, 0, "{stats}");
 }

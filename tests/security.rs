@@ -7,9 +7,12 @@
 //! never by waiting for a timeout.
 
 use std::path::Path;
+use std::time::Duration;
 
-use zmsg::sys;
-use zmsg::{Error, SocketType, ZAuth, ZCert, ZCertStore, ZContext, ZSocket};
+use zmsg::{
+    Error, MonitorEventKind, MonitorEvents, SocketType, ZAuth, ZCert, ZCertStore, ZContext,
+    ZMonitor, ZSocket,
+};
 
 #[allow(dead_code)]
 #[path = "../examples/curve_auth.rs"]
@@ -18,34 +21,28 @@ mod curve_auth;
 /// Generous bound on every blocking receive, so a broken build fails instead of hanging.
 const TIMEOUT_MS: i32 = 10_000;
 
-const HANDSHAKE_EVENTS: i32 = sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED
-    | sys::ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
-    | sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-    | sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
-
 /// A server socket with a monitor reporting its handshakes.
 struct Server {
     socket: ZSocket,
-    monitor: ZSocket,
+    monitor: ZMonitor,
     endpoint: String,
     port: u16,
 }
 
 impl Server {
     /// A PULL server in `ctx`, configured by `setup` before it binds to an ephemeral port.
-    fn new(ctx: &ZContext, tag: &str, setup: impl FnOnce(&ZSocket)) -> Server {
+    fn new(ctx: &ZContext, setup: impl FnOnce(&ZSocket)) -> Server {
         let socket = ctx.socket(SocketType::Pull).unwrap();
         socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
         setup(&socket);
-        let monitor_endpoint = format!("inproc://monitor-{tag}-{}", std::process::id());
-        socket
-            .monitor_raw(Some(&monitor_endpoint), HANDSHAKE_EVENTS)
-            .unwrap();
-        let monitor = ctx.socket(SocketType::Pair).unwrap();
-        monitor.set_rcvtimeo(TIMEOUT_MS).unwrap();
-        // Never let unread events block libzmq (it sends them with a blocking send).
-        monitor.set_rcvhwm(0).unwrap();
-        monitor.connect(&monitor_endpoint).unwrap();
+        let monitor = ZMonitor::new(
+            &socket,
+            MonitorEvents::HANDSHAKE_SUCCEEDED
+                | MonitorEvents::HANDSHAKE_FAILED_NO_DETAIL
+                | MonitorEvents::HANDSHAKE_FAILED_PROTOCOL
+                | MonitorEvents::HANDSHAKE_FAILED_AUTH,
+        )
+        .unwrap();
         let bound = socket.bind("tcp://127.0.0.1:*").unwrap();
         Server {
             endpoint: bound.as_str().to_string(),
@@ -56,24 +53,21 @@ impl Server {
     }
 
     /// Waits for the next handshake event; returns (event, value).
-    fn next_event(&self) -> (i32, u32) {
-        let msg = self
+    fn next_event(&self) -> (MonitorEventKind, u32) {
+        let event = self
             .monitor
-            .recv_msg()
+            .recv_event(Some(Duration::from_millis(TIMEOUT_MS as u64)))
+            .unwrap()
             .expect("a handshake event within the time limit");
-        let data = msg.first().unwrap().data();
-        let event = u16::from_ne_bytes([data[0], data[1]]) as i32;
-        let value = u32::from_ne_bytes([data[2], data[3], data[4], data[5]]);
-        (event, value)
+        (event.kind, event.value)
     }
 
     /// Waits until a handshake fails; returns (event, value). A success first is a test failure.
-    fn expect_refusal(&self) -> (i32, u32) {
+    fn expect_refusal(&self) -> (MonitorEventKind, u32) {
         let (event, value) = self.next_event();
-        assert_ne!(
-            event,
-            sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED,
-            "a client that must be refused was accepted"
+        assert!(
+            event.is_handshake_failure(),
+            "a client that must be refused was not: {event:?}"
         );
         (event, value)
     }
@@ -128,8 +122,8 @@ fn plain_client<'a>(user: &'a str, password: &'a str) -> impl FnOnce(&ZSocket) +
     }
 }
 
-fn is_auth_failure((event, value): (i32, u32)) -> bool {
-    event == sys::ZMQ_EVENT_HANDSHAKE_FAILED_AUTH && value == 400
+fn is_auth_failure((event, value): (MonitorEventKind, u32)) -> bool {
+    event == MonitorEventKind::HandshakeFailedAuth && value == 400
 }
 
 #[test]
@@ -139,7 +133,7 @@ fn curve_allow_any_encrypts_without_client_authentication() {
     auth.configure_curve(ZAuth::ANY_DOMAIN, ZAuth::CURVE_ALLOW_ANY)
         .unwrap();
     let server_cert = ZCert::new().unwrap();
-    let server = Server::new(&ctx, "allow-any", curve_server(&server_cert));
+    let server = Server::new(&ctx, curve_server(&server_cert));
 
     let anyone = ZCert::new().unwrap();
     let _client = client(
@@ -151,7 +145,7 @@ fn curve_allow_any_encrypts_without_client_authentication() {
     let frame = server.expect_message("hello");
     assert_eq!(frame.meta("User-Id"), Some(anyone.public_txt()));
     assert_eq!(frame.meta("Peer-Address").as_deref(), Some("127.0.0.1"));
-    assert_eq!(server.next_event().0, sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    assert_eq!(server.next_event().0, MonitorEventKind::HandshakeSucceeded);
 
     // A client that does not know the server's real key cannot even complete the handshake.
     let imposter_server = ZCert::new().unwrap();
@@ -162,7 +156,7 @@ fn curve_allow_any_encrypts_without_client_authentication() {
         curve_client(&anyone, &imposter_server),
     );
     let (event, _) = server.expect_refusal();
-    assert_eq!(event, sys::ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL);
+    assert_eq!(event, MonitorEventKind::HandshakeFailedProtocol);
     let _again = client(
         &ctx,
         &server.endpoint,
@@ -177,7 +171,7 @@ fn curve_allow_any_encrypts_without_client_authentication() {
 fn curve_without_zauth_accepts_any_key() {
     let ctx = ZContext::new().unwrap();
     let server_cert = ZCert::new().unwrap();
-    let server = Server::new(&ctx, "no-zap", curve_server(&server_cert));
+    let server = Server::new(&ctx, curve_server(&server_cert));
     let _client = client(
         &ctx,
         &server.endpoint,
@@ -207,7 +201,7 @@ fn curve_store_accepts_known_refuses_unknown_and_reloads() {
     auth.verbose(true).unwrap();
     auth.configure_curve(ZAuth::ANY_DOMAIN, dir.path()).unwrap();
     let server_cert = ZCert::new().unwrap();
-    let server = Server::new(&ctx, "store", curve_server(&server_cert));
+    let server = Server::new(&ctx, curve_server(&server_cert));
 
     // Known key: accepted, and the server sees who it is.
     let _alice = client(
@@ -220,7 +214,7 @@ fn curve_store_accepts_known_refuses_unknown_and_reloads() {
     assert_eq!(frame.meta("User-Id"), Some(alice.public_txt()));
     assert_eq!(frame.meta("name").as_deref(), Some("Alice"));
     assert_eq!(frame.meta("role").as_deref(), Some("admin"));
-    assert_eq!(server.next_event().0, sys::ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+    assert_eq!(server.next_event().0, MonitorEventKind::HandshakeSucceeded);
 
     // Unknown key: refused with 400; nothing reaches the application.
     let bob = ZCert::new().unwrap();
@@ -264,7 +258,7 @@ fn curve_in_memory_store_sees_later_inserts() {
     auth.configure_curve_store(ZAuth::ANY_DOMAIN, store.clone())
         .unwrap();
     let server_cert = ZCert::new().unwrap();
-    let server = Server::new(&ctx, "memory", curve_server(&server_cert));
+    let server = Server::new(&ctx, curve_server(&server_cert));
 
     let mut carol = ZCert::new().unwrap();
     let first = client(
@@ -302,7 +296,7 @@ fn plain_right_and_wrong_password() {
     let ctx = ZContext::new().unwrap();
     let auth = ZAuth::with_context(&ctx).unwrap();
     auth.configure_plain(ZAuth::ANY_DOMAIN, &passwords).unwrap();
-    let server = Server::new(&ctx, "plain", |s| s.set_plain_server(true).unwrap());
+    let server = Server::new(&ctx, |s| s.set_plain_server(true).unwrap());
 
     let wrong = client(
         &ctx,
@@ -365,15 +359,15 @@ fn per_domain_configuration() {
         .unwrap();
     auth.configure_plain_users("beta", [("ben", "b-pass")])
         .unwrap();
-    let alpha = Server::new(&ctx, "alpha", |s| {
+    let alpha = Server::new(&ctx, |s| {
         s.set_plain_server(true).unwrap();
         s.set_zap_domain("alpha").unwrap();
     });
-    let beta = Server::new(&ctx, "beta", |s| {
+    let beta = Server::new(&ctx, |s| {
         s.set_plain_server(true).unwrap();
         s.set_zap_domain("beta").unwrap();
     });
-    let gamma = Server::new(&ctx, "gamma", |s| {
+    let gamma = Server::new(&ctx, |s| {
         s.set_plain_server(true).unwrap();
         s.set_zap_domain("gamma").unwrap();
     });
@@ -426,7 +420,7 @@ fn ip_deny_list_refuses_only_listed_addresses() {
     auth.configure_curve(ZAuth::ANY_DOMAIN, ZAuth::CURVE_ALLOW_ANY)
         .unwrap();
     let server_cert = ZCert::new().unwrap();
-    let server = Server::new(&ctx, "deny", curve_server(&server_cert));
+    let server = Server::new(&ctx, curve_server(&server_cert));
     let cert = ZCert::new().unwrap();
 
     let denied = client(
@@ -455,7 +449,7 @@ fn ip_allow_list_refuses_everything_else_even_for_null() {
     let auth = ZAuth::with_context(&ctx).unwrap();
     auth.allow("127.0.0.1").unwrap();
     // NULL security consults ZAP when the server has a domain.
-    let server = Server::new(&ctx, "allow", |s| s.set_zap_domain("global").unwrap());
+    let server = Server::new(&ctx, |s| s.set_zap_domain("global").unwrap());
 
     let outsider = client(
         &ctx,

@@ -404,3 +404,35 @@ fn rtreq() {
 fn rtdealer() {
     router_to_workers("rtdealer");
 }
+
+/// Runs `name` in a fresh directory (its ipc files go there) and returns its output.
+fn run_in_tempdir(name: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    Proc::spawn_in(name, args, Some(dir.path())).success()
+}
+
+#[test]
+fn lbbroker() {
+    let output = run_in_tempdir("lbbroker", &[]);
+    assert_eq!(count_lines(&output, "Client: OK"), 10, "{output}");
+    assert_eq!(count_lines(&output, "Worker: HELLO"), 10, "{output}");
+}
+
+#[test]
+fn lbbroker2() {
+    let output = run_in_tempdir("lbbroker2", &[]);
+    assert_eq!(count_lines(&output, "Client: OK"), 10, "{output}");
+    assert_eq!(count_lines(&output, "Worker: [005] HELLO"), 10, "{output}");
+}
+
+#[test]
+fn lbbroker3() {
+    let output = run_in_tempdir("lbbroker3", &["2"]);
+    // Every client sends a request at once and another a second later.
+    assert!(count_lines(&output, "Client: OK") >= 10, "{output}");
+    assert!(count_lines(&output, "Worker: [005] HELLO") >= 10, "{output}");
+    assert!(
+        count_lines(&output, "Client: OK") <= count_lines(&output, "Worker: [005] HELLO"),
+        "{output}"
+    );
+}

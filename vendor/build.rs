@@ -110,6 +110,11 @@ fn build_vendored() -> Option<PathBuf> {
             sodium_include.display()
         ));
     }
+    // libzmq's sources print a few dozen harmless compiler warnings, which cargo replays on every
+    // build of a path dependency; silence them unless the user set their own flags.
+    if env::var_os("CXXFLAGS").is_none() {
+        env::set_var("CXXFLAGS", "-w");
+    }
     zeromq_src::Build::new()
         .enable_draft(cfg!(feature = "draft"))
         .with_libsodium(Some(zeromq_src::LibLocation::new(

@@ -184,7 +184,9 @@ impl Client {
     pub fn mmi(&mut self, mmi_service: &str, argument: &str) -> Result<String> {
         let mut reply = self.send_str(mmi_service, argument)?;
         if reply.is_empty() {
-            return Err(Error::Protocol(format!("{mmi_service} answered an empty body")));
+            return Err(Error::Protocol(format!(
+                "{mmi_service} answered an empty body"
+            )));
         }
         reply
             .pop_str()
@@ -295,7 +297,9 @@ pub(crate) fn parse_client_reply(mut msg: ZMsg) -> Result<(ZFrame, ZMsg)> {
     }
     let empty = msg.pop_frame().unwrap_or_default();
     if !empty.is_empty() {
-        return Err(Error::Protocol("a client reply must start with an empty frame".into()));
+        return Err(Error::Protocol(
+            "a client reply must start with an empty frame".into(),
+        ));
     }
     let header = msg.pop_frame().unwrap_or_default();
     if !header.eq_bytes(protocol::CLIENT) {
@@ -361,9 +365,15 @@ mod tests {
         let short: ZMsg = ["", "MDPC01"].into_iter().collect();
         assert!(matches!(parse_client_reply(short), Err(Error::Protocol(_))));
         let bad_header: ZMsg = ["", "MDPC02", "svc", "x"].into_iter().collect();
-        assert!(matches!(parse_client_reply(bad_header), Err(Error::Protocol(_))));
+        assert!(matches!(
+            parse_client_reply(bad_header),
+            Err(Error::Protocol(_))
+        ));
         let no_empty: ZMsg = ["x", "MDPC01", "svc", "x"].into_iter().collect();
-        assert!(matches!(parse_client_reply(no_empty), Err(Error::Protocol(_))));
+        assert!(matches!(
+            parse_client_reply(no_empty),
+            Err(Error::Protocol(_))
+        ));
         // A reply with no body frame is accepted (lenient) and gives an empty body.
         let (_, body) = parse_client_reply(["", "MDPC01", "svc"].into_iter().collect()).unwrap();
         assert!(body.is_empty());

@@ -479,7 +479,11 @@ impl Worker {
 
     /// Waits up to `wait` for a stop request (nothing else to do while waiting to reconnect).
     fn wait_stop(&self, wait: Duration) -> Result<()> {
-        if self.stop_rx.poll(Events::POLLIN, Some(wait))?.contains(Events::POLLIN) {
+        if self
+            .stop_rx
+            .poll(Events::POLLIN, Some(wait))?
+            .contains(Events::POLLIN)
+        {
             self.drain_stop();
         }
         Ok(())
@@ -677,7 +681,9 @@ fn parse_inbound(mut msg: ZMsg, connection: u64) -> Inbound {
             let client = msg.pop_frame().unwrap_or_default();
             let delimiter = msg.pop_frame().unwrap_or_default();
             if !delimiter.is_empty() {
-                return Inbound::Invalid("REQUEST address is not followed by an empty frame".into());
+                return Inbound::Invalid(
+                    "REQUEST address is not followed by an empty frame".into(),
+                );
             }
             Inbound::Request(Request {
                 client,

@@ -326,7 +326,7 @@ impl Verdict {
 
     fn deny() -> Verdict {
         Verdict {
-            status: "400",
+            status: "200",
             text: "No access",
             user_id: String::new(),
             metadata: Vec::new(),

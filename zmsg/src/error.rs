@@ -78,7 +78,7 @@ impl Error {
         match errno {
             libc::EAGAIN => Error::Again,
             libc::EINTR => Error::Interrupted,
-            e if e == zmsg_sys::ETERM as i32 => Error::Terminated,
+            e if e == zmsg_sys::ETERM => Error::Terminated,
             _ => Error::Zmq {
                 errno,
                 message: strerror(errno),
@@ -97,7 +97,7 @@ impl Error {
         match self {
             Error::Again => Some(libc::EAGAIN),
             Error::Interrupted => Some(libc::EINTR),
-            Error::Terminated => Some(zmsg_sys::ETERM as i32),
+            Error::Terminated => Some(zmsg_sys::ETERM),
             Error::Zmq { errno, .. } => Some(*errno),
             Error::Io(err) => err.raw_os_error(),
             _ => None,
@@ -135,11 +135,11 @@ mod tests {
         assert!(matches!(Error::from_errno(libc::EAGAIN), Error::Again));
         assert!(matches!(Error::from_errno(libc::EINTR), Error::Interrupted));
         assert!(matches!(
-            Error::from_errno(zmsg_sys::ETERM as i32),
+            Error::from_errno(zmsg_sys::ETERM),
             Error::Terminated
         ));
-        let other = Error::from_errno(zmsg_sys::EFSM as i32);
-        assert_eq!(other.errno(), Some(zmsg_sys::EFSM as i32));
+        let other = Error::from_errno(zmsg_sys::EFSM);
+        assert_eq!(other.errno(), Some(zmsg_sys::EFSM));
         assert!(other.to_string().contains("errno"), "{other}");
     }
 }

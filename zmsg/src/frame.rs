@@ -125,6 +125,31 @@ impl ZFrame {
         }
     }
 
+    /// A frame over `data` with no copy, no allocation and no reference counting (libzmq's
+    /// "constant message"): the cheapest frame to send, for constant protocol frames and
+    /// preallocated payloads. [`ZFrame::data_mut`] copies it first, as it does shared frames.
+    pub fn from_static(data: &'static [u8]) -> Self {
+        let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
+        // SAFETY: data lives for the whole program and is never written through the message:
+        // libzmq only reads message contents, and data_mut unshares constant messages (libzmq
+        // reports them as shared) before handing out &mut. With no free function libzmq makes
+        // a constant message, which allocates nothing and cannot fail.
+        unsafe {
+            zmsg_sys::zmq_msg_init_data(
+                msg.as_mut_ptr(),
+                data.as_ptr() as *mut c_void,
+                data.len(),
+                None,
+                std::ptr::null_mut(),
+            )
+        };
+        ZFrame {
+            // SAFETY: initialised just above.
+            msg: unsafe { msg.assume_init() },
+            more: false,
+        }
+    }
+
     /// The frame's bytes.
     pub fn data(&self) -> &[u8] {
         let size = self.len();
@@ -481,6 +506,18 @@ mod tests {
         copy.data_mut()[0] = 2;
         assert_eq!(frame.data()[0], 1);
         assert_eq!(copy.data()[0], 2);
+    }
+
+    #[test]
+    fn static_frames_are_not_copied_and_unshare_on_write() {
+        static DATA: [u8; 100] = [5; 100];
+        let mut frame = ZFrame::from_static(&DATA);
+        assert_eq!(frame.data().as_ptr(), DATA.as_ptr());
+        assert_eq!(frame.clone().data().as_ptr(), DATA.as_ptr());
+        frame.data_mut()[0] = 6;
+        assert_eq!(frame.data()[0], 6);
+        assert_eq!(DATA[0], 5);
+        assert!(ZFrame::from_static(b"").is_empty());
     }
 
     #[test]

@@ -51,14 +51,14 @@ pub use certstore::ZCertStore;
 pub use context::{shutdown, ZContext};
 pub use error::{Error, Result};
 pub use frame::ZFrame;
+pub use monitor::{MonitorEvent, MonitorEventKind, MonitorEvents, ZMonitor};
 pub use msg::{IntoFrame, ZMsg};
 pub use poller::ZPoller;
+pub use proxy::{proxy, proxy_steerable, ZProxy};
 pub use signal::{install_interrupt_handler, interrupted};
 pub use socket::{BoundEndpoint, Events, SendFlags, SocketType, ZSocket};
 pub use value::FrameValue;
 pub use zloop::{LoopCtx, ReaderId, TicketId, TimerId, ZLoop};
-pub use monitor::{MonitorEvent, MonitorEventKind, MonitorEvents, ZMonitor};
-pub use proxy::{proxy, proxy_steerable, ZProxy};
 
 /// Re-export of the raw bindings, for what the safe API does not cover.
 pub use zmsg_sys as sys;

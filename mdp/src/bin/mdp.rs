@@ -16,7 +16,11 @@ use mdp::{Client, ClientConfig, Worker, WorkerConfig};
 use zmsg::ZMsg;
 
 #[derive(Parser, Debug)]
-#[command(name = "mdp", version, about = "Majordomo (MDP/0.1) client and worker tool")]
+#[command(
+    name = "mdp",
+    version,
+    about = "Majordomo (MDP/0.1) client and worker tool"
+)]
 struct Cli {
     /// Log protocol activity (tracing at debug level; RUST_LOG overrides).
     #[arg(short, long, global = true)]
@@ -196,7 +200,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let mut worker = Worker::connect(&conn.broker, &service, config)?;
             eprintln!("I: worker {service:?} registered with {}", conn.broker);
             let mut served = 0u64;
-            while count.map_or(true, |n| served < n) {
+            while count != Some(served) {
                 let mut request = match worker.recv() {
                     Ok(request) => request,
                     Err(mdp::Error::Interrupted) => {
