@@ -16,8 +16,8 @@ Message counts (per run) are chosen so that a run lasts about 0.2-1 s on a 2-cor
   throughput: 400 MB / size messages, clamped to [10,000, 1,000,000] (tcp, ipc); twice that
               for inproc, clamped to [20,000, 2,000,000];
   latency:    10,000 round trips (tcp, ipc), 20,000 (inproc), halved from 16 KiB up.
-Over ipc the throughput sender sends 3,000 messages more than the receiver counts and is then
-stopped: libzmq 4.3.5 loses an ipc sender's last buffered messages at close (issue #4660).
+Over ipc the throughput sender is told to send 2 x count + 100,000 messages and is stopped once
+the receiver has counted its own; otherwise the receiver waits forever: libzmq 4.3.5 loses an ipc sender's last buffered messages at close (issue #4660).
 """
 
 import argparse
@@ -42,7 +42,7 @@ QUICK_SIZES = [1, 256, 4096, 65536]
 TRANSPORTS = ["tcp", "ipc", "inproc"]
 KINDS = ["thr", "lat"]
 IMPLS = ["c", "zmsg"]
-IPC_SLACK = 3000  # extra messages an ipc throughput sender sends (see Runner.run)
+IPC_SLACK = 100_000  # extra messages an ipc throughput sender may send (see Runner.run)
 RUN_TIMEOUT = 120  # seconds any single program may take before the run counts as failed
 THR_BAR = 0.95
 LAT_BAR = 1.05
@@ -224,9 +224,9 @@ class Runner:
         if kind == "thr" and transport == "ipc":
             # libzmq 4.3.5 drops the tail of what an ipc sender still buffers when it closes,
             # linger or not (libzmq issue #4660), so local_thr would wait forever for the last
-            # messages. The sender (C or zmsg alike) sends IPC_SLACK more than the receiver
-            # counts and is stopped once the receiver has its figure.
-            client_count = count + IPC_SLACK
+            # messages. The sender (C or zmsg alike) is told to send twice as many plus
+            # IPC_SLACK, and is stopped once the receiver has counted its messages.
+            client_count = 2 * count + IPC_SLACK
         server = subprocess.Popen([str(tools[server_name])] + args, stdout=subprocess.PIPE, text=True)
         if not wait_bound(transport, address, server):
             server.kill()
@@ -373,7 +373,7 @@ def print_tables(rows, runs):
     sys.stdout.flush()
 
 
-def plot(rows, info, transports, runs):
+def plot(rows, info, transports, kinds, runs):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -381,14 +381,18 @@ def plot(rows, info, transports, runs):
     except ImportError:
         log("bench: matplotlib missing, no plot (pip install -r bench/requirements.txt)")
         return []
-    fig, axes = plt.subplots(2, len(transports), figsize=(5 * len(transports), 8.5), squeeze=False)
+    fig, axes = plt.subplots(len(kinds), len(transports),
+                             figsize=(5 * len(transports), 4.25 * len(kinds) + 0.5), squeeze=False)
     styles = {"c": dict(color="#555555", marker="o", label="libzmq C perf tool"),
               "zmsg": dict(color="#d9480f", marker="s", label="zmsg (Rust)")}
     for col, transport in enumerate(transports):
-        for row_index, kind in enumerate(KINDS):
+        for row_index, kind in enumerate(kinds):
             ax = axes[row_index][col]
-            points = sorted((r for r in rows if r["transport"] == transport and r["kind"] == kind),
-                            key=lambda r: r["size"])
+            points = sorted((r for r in rows if r["transport"] == transport and r["kind"] == kind
+                             and r["c"] and r["zmsg"]), key=lambda r: r["size"])
+            if not points:
+                ax.set_axis_off()
+                continue
             for impl in IMPLS:
                 xs = [r["size"] for r in points if r[impl]]
                 ys = [r[impl] for r in points if r[impl]]
@@ -450,7 +454,7 @@ def update_doc(markdown, info, stamp):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=3, help="runs per point (median); default 3")
+    parser.add_argument("--runs", type=int, default=5, help="runs per point (median); default 5")
     parser.add_argument("--sizes", help="comma-separated message sizes in bytes")
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="tcp,ipc,inproc")
     parser.add_argument("--kinds", default=",".join(KINDS), help="thr,lat")
@@ -506,7 +510,7 @@ def main():
     (OUT / "results.md").write_text(markdown)
     (OUT / "results.json").write_text(json.dumps(
         {"machine": info, "when": stamp, "runs": runs, "rows": rows}, indent=1))
-    images = plot(rows, info, transports, runs)
+    images = plot(rows, info, transports, kinds, runs)
     if update_docs:
         DOCS_IMG.mkdir(parents=True, exist_ok=True)
         for image in images:

@@ -3,7 +3,9 @@
 //! Usage: `asyncsrv [SECONDS]` runs three clients and the server for SECONDS (default 5), each
 //! client printing the replies it gets, then stops everything. Ctrl-C stops it early.
 use std::time::Duration;
-use zmsg::{actor::is_term, Error, Events, SendFlags, SocketType, ZActor, ZPoller, ZProxy, ZSocket};
+use zmsg::{
+    actor::is_term, Error, Events, SendFlags, SocketType, ZActor, ZPoller, ZProxy, ZSocket,
+};
 
 /// Connects to the server and sends a request once a second, printing replies as they arrive.
 fn client_task(pipe: ZSocket) -> zmsg::Result<()> {

@@ -7,7 +7,9 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let work_ms: u64 = std::env::args().nth(2).map_or(Ok(1000), |a| a.parse())?;
 
     // An explicit context: dropping it at the end waits (up to the linger) for the last reply to leave.
@@ -16,7 +18,7 @@ fn main() -> anyhow::Result<()> {
     responder.bind("tcp://*:5555")?;
 
     let mut served = 0;
-    while count.map_or(true, |count| served < count) {
+    while served < count {
         match responder.recv_string() {
             Ok(_) => println!("Received Hello"),
             Err(Error::Interrupted) => break,

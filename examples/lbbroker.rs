@@ -68,7 +68,11 @@ fn main() -> anyhow::Result<()> {
     let mut worker_queue: VecDeque<ZFrame> = VecDeque::new();
     let mut replies_left = NBR_CLIENTS;
     while replies_left > 0 {
-        let poller = if worker_queue.is_empty() { &mut backend_only } else { &mut both };
+        let poller = if worker_queue.is_empty() {
+            &mut backend_only
+        } else {
+            &mut both
+        };
         match poller.poll(None) {
             Ok(_) => {}
             Err(Error::Interrupted) => return Ok(()),
@@ -93,7 +97,13 @@ fn main() -> anyhow::Result<()> {
             let _empty = frontend.recv_frame()?;
             let request = frontend.recv_frame()?;
             if let Some(worker_id) = worker_queue.pop_front() {
-                backend.send_multipart([worker_id, ZFrame::new(), client_id, ZFrame::new(), request])?;
+                backend.send_multipart([
+                    worker_id,
+                    ZFrame::new(),
+                    client_id,
+                    ZFrame::new(),
+                    request,
+                ])?;
             }
         }
     }

@@ -69,7 +69,11 @@ fn main() -> anyhow::Result<()> {
     let mut replies_left = NBR_CLIENTS;
     while replies_left > 0 {
         // Poll the frontend only if we have available workers
-        let poller = if workers.is_empty() { &mut backend_only } else { &mut both };
+        let poller = if workers.is_empty() {
+            &mut backend_only
+        } else {
+            &mut both
+        };
         let ready = match poller.wait(None) {
             Ok(Some(ready)) => ready,
             Ok(None) => continue,
@@ -85,7 +89,10 @@ fn main() -> anyhow::Result<()> {
             let mut msg = backend.recv_msg()?;
             workers.push_back(msg.unwrap()?);
             // Forward the message to the client if it's not a READY
-            if !msg.first().is_some_and(|frame| frame.eq_bytes(WORKER_READY.as_bytes())) {
+            if !msg
+                .first()
+                .is_some_and(|frame| frame.eq_bytes(WORKER_READY.as_bytes()))
+            {
                 frontend.send_msg(msg)?;
                 replies_left -= 1;
             }

@@ -29,7 +29,10 @@ fn client_task(pipe: ZSocket) -> zmsg::Result<()> {
             Err(err) => return Err(err),
         }
         // Sleep a second, unless the owner wants us to stop
-        if !pipe.poll(Events::POLLIN, Some(Duration::from_secs(1)))?.is_empty() {
+        if !pipe
+            .poll(Events::POLLIN, Some(Duration::from_secs(1)))?
+            .is_empty()
+        {
             return Ok(());
         }
     }
@@ -112,7 +115,10 @@ fn handle_backend(
         broker.frontend = Some(ctx.add_reader(frontend, handle_frontend));
     }
     // Forward the message to the client if it's not a READY
-    if !msg.first().is_some_and(|frame| frame.eq_bytes(WORKER_READY)) {
+    if !msg
+        .first()
+        .is_some_and(|frame| frame.eq_bytes(WORKER_READY))
+    {
         registered(ctx, broker.frontend)?.send_msg(msg)?;
     }
     Ok(())

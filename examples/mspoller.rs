@@ -7,7 +7,9 @@ use zmsg::{Error, SocketType, ZContext, ZPoller};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let ctx = ZContext::new()?;
     let receiver = ctx.socket(SocketType::Pull)?;
     receiver.connect("tcp://localhost:5557")?;
@@ -19,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let tasks = poller.add(&receiver);
     let weather = poller.add(&subscriber);
     let mut received = 0;
-    while count.map_or(true, |count| received < count) {
+    while received < count {
         let ready = match poller.wait(None) {
             Ok(Some(ready)) => ready,
             Ok(None) => continue,

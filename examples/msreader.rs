@@ -8,7 +8,9 @@ use zmsg::{SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let ctx = ZContext::new()?;
     // Connect to the task ventilator
     let receiver = ctx.socket(SocketType::Pull)?;
@@ -20,7 +22,7 @@ fn main() -> anyhow::Result<()> {
 
     // Process messages from both sockets, prioritising traffic from the ventilator
     let mut received = 0;
-    while !zmsg::interrupted() && count.map_or(true, |count| received < count) {
+    while !zmsg::interrupted() && received < count {
         while let Ok(task) = receiver.recv_frame_dontwait() {
             println!("Task: {}", String::from_utf8_lossy(task.data()));
             received += 1;

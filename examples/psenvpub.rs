@@ -7,14 +7,16 @@ use zmsg::{SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let interval_ms: u64 = std::env::args().nth(2).map_or(Ok(1000), |a| a.parse())?;
     let ctx = ZContext::new()?;
     let publisher = ctx.socket(SocketType::Pub)?;
     publisher.bind("tcp://*:5563")?;
 
     let mut sent = 0;
-    while !zmsg::interrupted() && count.map_or(true, |count| sent < count) {
+    while !zmsg::interrupted() && sent < count {
         // Write two messages, each with an envelope and content
         publisher.send_multipart(["A", "We don't want to see this"])?;
         publisher.send_multipart(["B", "We would like to see this"])?;

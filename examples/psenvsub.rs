@@ -5,14 +5,16 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let ctx = ZContext::new()?;
     let subscriber = ctx.socket(SocketType::Sub)?;
     subscriber.connect("tcp://localhost:5563")?;
     subscriber.set_subscribe(b"B")?;
 
     let mut received = 0;
-    while count.map_or(true, |count| received < count) {
+    while received < count {
         let mut msg = match subscriber.recv_msg() {
             Ok(msg) => msg,
             Err(Error::Interrupted) => break,

@@ -7,14 +7,16 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let work_ms: u64 = std::env::args().nth(2).map_or(Ok(1000), |a| a.parse())?;
     let ctx = ZContext::new()?;
     let responder = ctx.socket(SocketType::Rep)?;
     responder.connect("tcp://localhost:5560")?;
 
     let mut served = 0;
-    while count.map_or(true, |count| served < count) {
+    while served < count {
         match responder.recv_string() {
             Ok(request) => println!("Received request: [{request}]"),
             Err(Error::Interrupted) => break,

@@ -7,7 +7,9 @@ use zmsg::{Error, SocketType, ZContext};
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
     let expected: u32 = std::env::args().nth(1).map_or(Ok(10), |a| a.parse())?;
-    let updates: u32 = std::env::args().nth(2).map_or(Ok(1_000_000), |a| a.parse())?;
+    let updates: u32 = std::env::args()
+        .nth(2)
+        .map_or(Ok(1_000_000), |a| a.parse())?;
     // Dropping the context at the end waits (up to the linger) for the updates to leave.
     let ctx = ZContext::new()?;
     // Socket to talk to clients

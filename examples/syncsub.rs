@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
         syncclient.connect("tcp://localhost:5562")?;
         syncclient.send_str("")?; // send a synchronisation request
         syncclient.recv_frame()?; // wait for the synchronisation reply
-        // Third, get our updates and report how many we got
+                                  // Third, get our updates and report how many we got
         let mut updates = 0;
         while !subscriber.recv_frame()?.eq_bytes(b"END") {
             updates += 1;

@@ -7,7 +7,9 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
-    let count: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
+    let count: u64 = std::env::args()
+        .nth(1)
+        .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever
     let ctx = ZContext::new()?;
     let receiver = ctx.socket(SocketType::Pull)?;
     receiver.connect("tcp://localhost:5557")?;
@@ -15,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     sender.connect("tcp://localhost:5558")?;
 
     let mut done = 0;
-    while count.map_or(true, |count| done < count) {
+    while done < count {
         let workload = match receiver.recv_string() {
             Ok(workload) => workload,
             Err(Error::Interrupted) => break,

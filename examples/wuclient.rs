@@ -9,7 +9,9 @@ fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
     println!("Collecting updates from weather server...");
     let filter = std::env::args().nth(1).unwrap_or_else(|| "10001 ".into());
-    let endpoint = std::env::args().nth(2).unwrap_or_else(|| "tcp://localhost:5556".into());
+    let endpoint = std::env::args()
+        .nth(2)
+        .unwrap_or_else(|| "tcp://localhost:5556".into());
     let ctx = ZContext::new()?;
     let subscriber = ctx.socket(SocketType::Sub)?;
     subscriber.connect(&endpoint)?;

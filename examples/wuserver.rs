@@ -13,7 +13,7 @@ fn main() -> anyhow::Result<()> {
     let publisher = ctx.socket(SocketType::Pub)?;
     publisher.bind("tcp://*:5556")?;
 
-    while !zmsg::interrupted() && deadline.map_or(true, |d| Instant::now() < d) {
+    while !zmsg::interrupted() && deadline.filter(|&d| Instant::now() >= d).is_none() {
         // Get values that will fool the boss
         let zipcode = fastrand::u32(0..100_000);
         let temperature = fastrand::i32(0..215) - 80;

@@ -17,6 +17,7 @@ use zmsg::{
 #[allow(dead_code)]
 #[path = "../examples/curve_auth.rs"]
 mod curve_auth;
+mod support;
 
 /// Generous bound on every blocking receive, so a broken build fails instead of hanging.
 const TIMEOUT_MS: i32 = 10_000;
@@ -508,7 +509,7 @@ fn documented_example_runs() {
 fn zmakecert_writes_both_files_and_prints_the_public_key() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("tool.cert");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_zmakecert"))
+    let output = support::target_command(env!("CARGO_BIN_EXE_zmakecert"))
         .arg(&path)
         .args(["--name", "Tool User", "--meta", "team=ops"])
         .output()
@@ -523,13 +524,13 @@ fn zmakecert_writes_both_files_and_prints_the_public_key() {
     assert!(ZCert::load_file(&path).unwrap().is_public_only());
 
     // It refuses to overwrite, and rejects malformed metadata.
-    let again = std::process::Command::new(env!("CARGO_BIN_EXE_zmakecert"))
+    let again = support::target_command(env!("CARGO_BIN_EXE_zmakecert"))
         .arg(&path)
         .output()
         .unwrap();
     assert!(!again.status.success());
     assert_eq!(ZCert::load(&path).unwrap(), cert, "the files are untouched");
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_zmakecert"))
+    let bad = support::target_command(env!("CARGO_BIN_EXE_zmakecert"))
         .arg(dir.path().join("other"))
         .args(["--meta", "no-equals-sign"])
         .output()

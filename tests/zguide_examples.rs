@@ -31,7 +31,13 @@ fn examples_dir() -> PathBuf {
         assert!(status.success(), "cargo build --examples failed");
         let target = std::env::var_os("CARGO_TARGET_DIR")
             .map(PathBuf::from)
-            .map(|dir| if dir.is_relative() { root.join(dir) } else { dir })
+            .map(|dir| {
+                if dir.is_relative() {
+                    root.join(dir)
+                } else {
+                    dir
+                }
+            })
             .unwrap_or_else(|| root.join("target"));
         target.join("debug").join("examples")
     })
@@ -63,7 +69,9 @@ fn collect(mut from: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> Jo
             if n == 0 {
                 break;
             }
-            into.lock().unwrap().push_str(&String::from_utf8_lossy(&chunk));
+            into.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&chunk));
             chunk.clear();
         }
     })
@@ -119,7 +127,11 @@ impl Proc {
     /// Waits until the program has printed `needle` `times` times.
     fn wait_for(&self, needle: &str, times: usize) {
         let found = support::wait_until(LIMIT, || self.output().matches(needle).count() >= times);
-        assert!(found, "{needle:?} x{times} never came from {}", self.describe());
+        assert!(
+            found,
+            "{needle:?} x{times} never came from {}",
+            self.describe()
+        );
     }
 
     /// Types a line on the program's standard input.
@@ -145,7 +157,12 @@ impl Proc {
             status = self.child.try_wait().expect("try_wait");
             status.is_some()
         });
-        assert!(exited, "{} did not exit in time; {}", self.name, self.describe());
+        assert!(
+            exited,
+            "{} did not exit in time; {}",
+            self.name,
+            self.describe()
+        );
         for reader in self.readers.drain(..) {
             let _ = reader.join();
         }
@@ -174,7 +191,10 @@ impl Drop for Proc {
 }
 
 fn count_lines(output: &str, prefix: &str) -> usize {
-    output.lines().filter(|line| line.starts_with(prefix)).count()
+    output
+        .lines()
+        .filter(|line| line.starts_with(prefix))
+        .count()
 }
 
 // ---- Chapter 1 ----
@@ -260,14 +280,19 @@ fn interrupt() {
     server.interrupt();
     let (status, output) = server.finish();
     assert!(status.success(), "{status}: {output}");
-    assert!(output.contains("W: interrupt received, killing server..."), "{output}");
+    assert!(
+        output.contains("W: interrupt received, killing server..."),
+        "{output}"
+    );
     assert!(output.ends_with("W: cleaning up\n"), "{output}");
 }
 
 fn request_reply_broker(broker: &str) {
     let _ports = fixed_ports();
     let _broker = Proc::spawn(broker, &[]);
-    let _workers: Vec<_> = (0..2).map(|_| Proc::spawn("rrworker", &["1000", "0"])).collect();
+    let _workers: Vec<_> = (0..2)
+        .map(|_| Proc::spawn("rrworker", &["1000", "0"]))
+        .collect();
     let client = Proc::spawn("rrclient", &[]).success();
     assert_eq!(count_lines(&client, "Received reply "), 10, "{client}");
     assert!(client.contains("Received reply 9 [World]"), "{client}");
@@ -376,7 +401,10 @@ fn identity() {
     assert_eq!(dumps.len(), 2, "{output}");
     // A generated routing id is 5 bytes, starting with a zero byte.
     assert!(dumps[0].starts_with("[005] 00"), "{output}");
-    assert!(dumps[0].ends_with("[000] \n[039] ROUTER uses a generated 5 byte identity\n"), "{output}");
+    assert!(
+        dumps[0].ends_with("[000] \n[039] ROUTER uses a generated 5 byte identity\n"),
+        "{output}"
+    );
     assert_eq!(
         dumps[1],
         "[005] PEER2\n[000] \n[040] ROUTER socket uses REQ's socket identity\n"
@@ -390,7 +418,11 @@ fn router_to_workers(name: &str) {
     let total: u32 = output
         .lines()
         .filter_map(|line| line.strip_prefix("Completed: "))
-        .map(|rest| rest.trim_end_matches(" tasks").parse::<u32>().expect("a count"))
+        .map(|rest| {
+            rest.trim_end_matches(" tasks")
+                .parse::<u32>()
+                .expect("a count")
+        })
         .sum();
     assert!(total > 0, "{output}");
 }
@@ -430,9 +462,125 @@ fn lbbroker3() {
     let output = run_in_tempdir("lbbroker3", &["2"]);
     // Every client sends a request at once and another a second later.
     assert!(count_lines(&output, "Client: OK") >= 10, "{output}");
-    assert!(count_lines(&output, "Worker: [005] HELLO") >= 10, "{output}");
+    assert!(
+        count_lines(&output, "Worker: [005] HELLO") >= 10,
+        "{output}"
+    );
     assert!(
         count_lines(&output, "Client: OK") <= count_lines(&output, "Worker: [005] HELLO"),
         "{output}"
     );
+}
+
+#[test]
+fn asyncsrv() {
+    let _ports = fixed_ports();
+    let output = Proc::spawn("asyncsrv", &["5"]).success();
+    // Replies come back as "<client id> [nnn] request #<n>", to the client that asked.
+    let replies: Vec<&str> = output
+        .lines()
+        .filter(|line| line.contains("request #"))
+        .collect();
+    assert!(!replies.is_empty(), "no replies in:\n{output}");
+    for reply in &replies {
+        let (id, content) = reply.split_once(' ').expect("id and content");
+        assert_eq!(id.len(), 9, "{reply}");
+        assert!(
+            content.starts_with('[') && content.contains("] request #"),
+            "{reply}"
+        );
+    }
+    let clients: std::collections::HashSet<&str> = replies
+        .iter()
+        .filter_map(|reply| reply.split(' ').next())
+        .collect();
+    assert!(clients.len() <= 3, "{output}");
+}
+
+#[test]
+fn peering1() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dc1 = Proc::spawn_in(
+        "peering1",
+        &["--seconds", "3", "DC1", "DC2"],
+        Some(dir.path()),
+    );
+    let dc2 = Proc::spawn_in(
+        "peering1",
+        &["--seconds", "3", "DC2", "DC1"],
+        Some(dir.path()),
+    );
+    let (out1, out2) = (dc1.success(), dc2.success());
+    assert!(
+        out1.starts_with("I: preparing broker at DC1...\n"),
+        "{out1}"
+    );
+    assert!(
+        out1.contains("I: connecting to state backend at 'DC2'"),
+        "{out1}"
+    );
+    // Each hears the other's state: "DC2 - <n> workers free"
+    assert!(
+        out1.lines()
+            .any(|l| l.starts_with("DC2 - ") && l.ends_with(" workers free")),
+        "{out1}"
+    );
+    assert!(
+        out2.lines()
+            .any(|l| l.starts_with("DC1 - ") && l.ends_with(" workers free")),
+        "{out2}"
+    );
+    // Without arguments it explains itself.
+    assert!(Proc::spawn("peering1", &[])
+        .success()
+        .starts_with("syntax: peering1"));
+}
+
+#[test]
+fn peering2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut dc1 = Proc::spawn_in(
+        "peering2",
+        &["--seconds", "3", "DC1", "DC2"],
+        Some(dir.path()),
+    );
+    let mut dc2 = Proc::spawn_in(
+        "peering2",
+        &["--seconds", "3", "DC2", "DC1"],
+        Some(dir.path()),
+    );
+    dc1.wait_for("Press Enter", 1);
+    dc2.wait_for("Press Enter", 1);
+    dc1.type_line("");
+    dc2.type_line("");
+    for (name, output) in [("DC1", dc1.success()), ("DC2", dc2.success())] {
+        assert!(
+            output.contains(&format!("I: preparing broker at {name}...")),
+            "{output}"
+        );
+        assert!(count_lines(&output, "Client: OK") >= 1, "{output}");
+        assert!(count_lines(&output, "Worker: [005] HELLO") >= 1, "{output}");
+    }
+}
+
+#[test]
+fn peering3() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dc1 = Proc::spawn_in(
+        "peering3",
+        &["--seconds", "5", "DC1", "DC2"],
+        Some(dir.path()),
+    );
+    let dc2 = Proc::spawn_in(
+        "peering3",
+        &["--seconds", "5", "DC2", "DC1"],
+        Some(dir.path()),
+    );
+    let is_task_id = |line: &str| line.len() == 4 && line.chars().all(|c| c.is_ascii_hexdigit());
+    let mut completed = 0;
+    for output in [dc1.success(), dc2.success()] {
+        assert!(!output.contains("E: CLIENT EXIT"), "{output}");
+        completed += output.lines().filter(|line| is_task_id(line)).count();
+    }
+    assert!(completed > 0, "no task completed");
 }

@@ -229,6 +229,8 @@ pub struct Worker {
     state: State,
     connections: u64,
     failures: u32,
+    /// A request went to the application since the last `recv`.
+    handed_out: bool,
     stop: StopHandle,
     stop_rx: ZSocket,
 }
@@ -287,6 +289,7 @@ impl Worker {
             },
             connections: 0,
             failures: 0,
+            handed_out: false,
             stop: StopHandle {
                 inner: Arc::new(StopInner {
                     flag: AtomicBool::new(false),
@@ -341,9 +344,11 @@ impl Worker {
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Request>> {
         let deadline = Instant::now() + timeout;
         let span = self.expiry_span();
-        if let State::Connected(conn) = &mut self.state {
-            // The application's time since the last recv is not broker silence.
-            conn.expiry = conn.expiry.max(Instant::now() + span);
+        if std::mem::take(&mut self.handed_out) {
+            if let State::Connected(conn) = &mut self.state {
+                // The time the application spent on the last request is not broker silence.
+                conn.expiry = conn.expiry.max(Instant::now() + span);
+            }
         }
         loop {
             self.check_stop()?;
@@ -364,6 +369,7 @@ impl Worker {
                 continue;
             }
             if let Some(request) = self.poll_connection(deadline)? {
+                self.handed_out = true;
                 return Ok(Some(request));
             }
         }
@@ -542,11 +548,11 @@ impl Worker {
             first_delay
         } else {
             self.failures = self.failures.saturating_add(1);
-            let factor = 1u32 << (self.failures - 1).min(16);
-            self.config
-                .reconnect_min
-                .saturating_mul(factor)
-                .min(self.config.reconnect_max)
+            backoff(
+                self.config.reconnect_min,
+                self.config.reconnect_max,
+                self.failures,
+            )
         };
         if closed != Closed::Declined {
             tracing::warn!(
@@ -655,6 +661,13 @@ impl Drop for Worker {
     }
 }
 
+/// The reconnect delay after `failures` (≥ 1) failed connections in a row: `min`, doubling
+/// each time, at most `max`.
+fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+    let factor = 1u32 << failures.saturating_sub(1).min(20);
+    min.saturating_mul(factor).min(max)
+}
+
 /// Checks one message from the broker against RFC 7.
 fn parse_inbound(mut msg: ZMsg, connection: u64) -> Inbound {
     if msg.len() < 3 {
@@ -738,6 +751,16 @@ mod tests {
     }
 
     #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let (min, max) = (Duration::from_millis(100), Duration::from_millis(1000));
+        let delays: Vec<u64> = (1..=6)
+            .map(|n| backoff(min, max, n).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [100, 200, 400, 800, 1000, 1000]);
+        assert_eq!(backoff(min, max, u32::MAX), max);
+    }
+
+    #[test]
     fn handler_replies() {
         let body: ZMsg = ["a"].into_iter().collect();
         assert_eq!(body.clone().into_reply(), Ok(Some(body.clone())));
@@ -777,5 +800,150 @@ mod tests {
         stop.stop();
         let result = thread.join().unwrap();
         assert!(matches!(result, Err(Error::Disconnected(_))));
+    }
+
+    /// A hand-driven broker: a ROUTER on an ephemeral port.
+    struct FakeBroker {
+        router: ZSocket,
+        endpoint: String,
+    }
+
+    impl FakeBroker {
+        fn new() -> FakeBroker {
+            let router = ZSocket::new(SocketType::Router).unwrap();
+            let endpoint = router
+                .bind("tcp://127.0.0.1:*")
+                .unwrap()
+                .as_str()
+                .to_owned();
+            FakeBroker { router, endpoint }
+        }
+
+        /// The next message as (sender identity, command byte, rest), waiting at most 10 s.
+        fn next(&self) -> (Vec<u8>, u8, ZMsg) {
+            assert!(self
+                .router
+                .poll(Events::POLLIN, Some(Duration::from_secs(10)))
+                .unwrap()
+                .contains(Events::POLLIN));
+            let mut msg = self.router.recv_msg().unwrap();
+            let id = msg.pop_frame().unwrap().to_vec();
+            assert!(msg.pop_frame().unwrap().is_empty());
+            assert_eq!(msg.pop_frame().unwrap().data(), protocol::WORKER);
+            let command = msg.pop_frame().unwrap().data()[0];
+            (id, command, msg)
+        }
+
+        fn send(&self, id: &[u8], command: Command, rest: ZMsg) {
+            let mut msg = worker_command(command, rest);
+            msg.push(id);
+            self.router.send_msg(msg).unwrap();
+        }
+    }
+
+    fn quick_config() -> WorkerConfig {
+        WorkerConfig {
+            heartbeat: Duration::from_millis(50),
+            liveness: 2,
+            reconnect_min: Duration::from_millis(10),
+            reconnect_max: Duration::from_millis(40),
+            ..WorkerConfig::default()
+        }
+    }
+
+    #[test]
+    fn silent_broker_is_declared_dead_and_a_new_socket_registers() {
+        let broker = FakeBroker::new();
+        let mut worker = Worker::connect(&broker.endpoint, "svc", quick_config()).unwrap();
+        let stop = worker.stop_handle();
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            // Short receive slices must not keep a dead broker alive.
+            while !stopped.is_stopped() {
+                match worker.recv_timeout(Duration::from_millis(5)) {
+                    Ok(_) => {}
+                    Err(_) => break,
+                }
+            }
+            worker.registrations()
+        });
+        let (first, command, rest) = broker.next();
+        assert_eq!(command, Command::Ready as u8);
+        assert_eq!(rest[0].data(), b"svc");
+        let mut heartbeats = 0;
+        let second = loop {
+            let (id, command, rest) = broker.next();
+            if command == Command::Heartbeat as u8 {
+                assert_eq!(id, first);
+                heartbeats += 1;
+                continue;
+            }
+            assert_eq!(command, Command::Ready as u8);
+            assert_eq!(rest[0].data(), b"svc");
+            break id;
+        };
+        assert!(heartbeats >= 1);
+        assert_ne!(first, second, "the new READY must come from a new socket");
+        stop.stop();
+        assert!(thread.join().unwrap() >= 2);
+    }
+
+    #[test]
+    fn disconnect_makes_the_worker_register_on_a_new_socket() {
+        let broker = FakeBroker::new();
+        let mut worker = Worker::connect(&broker.endpoint, "svc", quick_config()).unwrap();
+        let stop = worker.stop_handle();
+        let thread = std::thread::spawn(move || {
+            let _ = worker.recv();
+            worker.registrations()
+        });
+        let (first, command, _) = broker.next();
+        assert_eq!(command, Command::Ready as u8);
+        broker.send(&first, Command::Disconnect, ZMsg::new());
+        let second = loop {
+            let (id, command, _) = broker.next();
+            if command == Command::Ready as u8 {
+                break id;
+            }
+            assert_eq!(
+                id, first,
+                "only heartbeats from the old socket before the new READY"
+            );
+        };
+        assert_ne!(first, second);
+        stop.stop();
+        assert_eq!(thread.join().unwrap(), 2);
+    }
+
+    #[test]
+    fn reply_goes_out_on_a_live_connection_even_after_a_long_request() {
+        let broker = FakeBroker::new();
+        let mut worker = Worker::connect(&broker.endpoint, "svc", quick_config()).unwrap();
+        let (id, command, _) = broker.next();
+        assert_eq!(command, Command::Ready as u8);
+        let request: ZMsg = ["client-7", "", "payload"].into_iter().collect();
+        broker.send(&id, Command::Request, request);
+        let request = worker
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .expect("a request");
+        assert_eq!(request.client().data(), b"client-7");
+        // "Work" for several broker expiries while the broker stays silent: nothing arrives
+        // from the worker meanwhile (it is not polling), and the connection stays open.
+        assert!(broker
+            .router
+            .poll(Events::POLLIN, Some(Duration::from_millis(300)))
+            .unwrap()
+            .is_empty());
+        worker
+            .reply(&request, ["done"].into_iter().collect())
+            .unwrap();
+        let (from, command, mut rest) = broker.next();
+        assert_eq!(from, id);
+        assert_eq!(command, Command::Reply as u8);
+        assert_eq!(rest.pop_frame().unwrap().data(), b"client-7");
+        assert!(rest.pop_frame().unwrap().is_empty());
+        assert_eq!(rest.pop_str().unwrap(), "done");
+        assert_eq!(worker.registrations(), 1);
     }
 }

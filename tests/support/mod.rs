@@ -1,7 +1,9 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The Python interpreter with pyzmq installed: `$ZMSG_PYTHON`, else the workspace's `.venv`.
@@ -33,4 +35,20 @@ pub fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool 
         std::thread::sleep(Duration::from_millis(5));
     }
     condition()
+}
+
+/// A `Command` for `program`, a binary built for the test's own target (`env!("CARGO_BIN_EXE_...")`).
+/// When the tests run under an emulator (`scripts/cross-runner` exports `ZMSG_TEST_RUNNER`, e.g.
+/// `qemu-aarch64 -L /usr/aarch64-linux-gnu`), the binary is started through it, as cargo starts the tests.
+pub fn target_command(program: impl AsRef<OsStr>) -> Command {
+    let runner = std::env::var("ZMSG_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut command = Command::new(emulator);
+            command.args(words).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
 }

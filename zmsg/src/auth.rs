@@ -326,7 +326,7 @@ impl Verdict {
 
     fn deny() -> Verdict {
         Verdict {
-            status: "200",
+            status: "400",
             text: "No access",
             user_id: String::new(),
             metadata: Vec::new(),

@@ -5,7 +5,7 @@
 //! mdp-broker --curve --cert-dir /var/lib/mdp     # creates DIR/broker + DIR/broker_secret once
 //! ```
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -68,6 +68,7 @@ fn main() -> Result<()> {
         };
         if let Some(location) = location {
             let auth = ZAuth::new().context("starting the ZAP handler")?;
+            auth.verbose(args.verbose > 0)?;
             auth.configure_curve(ZAuth::ANY_DOMAIN, &location)
                 .with_context(|| format!("configuring CURVE ZAP with {}", location.display()))?;
             config.zap_domain = Some("global".to_owned());
@@ -77,14 +78,20 @@ fn main() -> Result<()> {
 
     let mut broker = Broker::bind(config).context("starting the broker")?;
     for endpoint in broker.endpoints() {
-        println!("mdp-broker: listening on {endpoint}");
+        say(format_args!("listening on {endpoint}"));
     }
     if let Some(key) = broker.public_key() {
-        println!("mdp-broker: public key {key}");
+        say(format_args!("public key {key}"));
     }
     broker.run().context("running the broker")?;
-    println!("mdp-broker: stopped ({})", broker.stats());
+    say(format_args!("stopped ({})", broker.stats()));
     Ok(())
+}
+
+/// Prints `mdp-broker: <line>` on stdout; a closed stdout (the reader went away) is not an error.
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "mdp-broker: {line}").and_then(|()| out.flush());
 }
 
 /// Loads `DIR/broker` (and `DIR/broker_secret`), or creates and saves a new certificate.
@@ -105,11 +112,7 @@ fn load_or_create_cert(dir: &Path) -> Result<ZCert> {
     cert.set_meta("name", "mdp-broker");
     cert.save(&path)
         .with_context(|| format!("saving {}", path.display()))?;
-    eprintln!(
-        "mdp-broker: created {} and {}",
-        path.display(),
-        secret.display()
-    );
+    tracing::info!(public = %path.display(), secret = %secret.display(), "created the broker certificate");
     Ok(cert)
 }
 
