@@ -489,3 +489,41 @@ fn curve_with_the_right_and_a_wrong_broker_key() {
     assert!(plain.send_str("secret", "plain").is_err());
     assert_eq!(worker.finish(), 1);
 }
+
+#[test]
+fn a_request_held_by_a_killed_worker_is_served_by_another() {
+    let (_broker, endpoint) = start_broker();
+    let mut client = Client::connect(&endpoint, client_config()).unwrap();
+    // The doomed worker speaks raw MDP so that it can vanish without a DISCONNECT.
+    let doomed = zmsg::ZSocket::new(zmsg::SocketType::Dealer).unwrap();
+    doomed.set_linger(0).unwrap();
+    doomed.connect(&endpoint).unwrap();
+    doomed
+        .send_msg(ZMsg::from_iter(["", "MDPW01", "\x01", "fragile"]))
+        .unwrap();
+    wait_for_service(&mut client, "fragile", true);
+
+    let mut async_client = AsyncClient::connect(&endpoint, client_config()).unwrap();
+    async_client
+        .send("fragile", ZMsg::from_iter(["important"]))
+        .unwrap();
+    // Skip heartbeats until the request arrives at the doomed worker.
+    let request = loop {
+        assert!(doomed
+            .poll(zmsg::Events::POLLIN, Some(WAIT))
+            .unwrap()
+            .contains(zmsg::Events::POLLIN));
+        let msg = doomed.recv_msg().unwrap();
+        if msg.get(2).map(|f| f.data()) == Some(&[0x02][..]) {
+            break msg;
+        }
+    };
+    assert_eq!(request.last().unwrap().data(), b"important");
+    let rescuer = RunningWorker::echo(&endpoint, "fragile");
+    drop(doomed); // killed mid-request: no reply, no DISCONNECT
+
+    let (service, reply) = async_client.recv_timeout(WAIT).unwrap();
+    assert_eq!(service, "fragile");
+    assert_eq!(reply, ZMsg::from_iter(["important"]));
+    assert_eq!(rescuer.finish(), 1);
+}

@@ -153,7 +153,8 @@ impl Client {
             Err(Error::Timeout)
         } else {
             Err(Error::BrokerGone(format!(
-                "no connection to a broker at {} after {} attempt(s)",
+                "no connection to a broker at {} after {} attempt(s) \
+                 (nothing listening, or the CURVE handshake failed)",
                 self.endpoint, self.config.retries
             )))
         }

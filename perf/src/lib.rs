@@ -20,7 +20,9 @@ pub fn atoi(text: &str) -> i64 {
     };
     let mut value: i64 = 0;
     for byte in digits.bytes().take_while(u8::is_ascii_digit) {
-        value = value.saturating_mul(10).saturating_add(i64::from(byte - b'0'));
+        value = value
+            .saturating_mul(10)
+            .saturating_add(i64::from(byte - b'0'));
     }
     if negative {
         -value
@@ -100,7 +102,7 @@ mod tests {
     fn frames_carry_the_payload() {
         for size in [0, 1, 32, 33, 4096] {
             let payload = payload(size);
-            let frame = frame_of(&payload);
+            let frame = frame_of(payload);
             assert_eq!(frame.len(), size);
             assert!(frame.data().iter().all(|&b| b == 0));
         }

@@ -74,19 +74,21 @@ fn frame_creation(c: &mut Criterion) {
         let shared = Bytes::from(data.clone());
         let fixed: &'static [u8] = Box::leak(data.clone().into_boxed_slice());
         group.throughput(Throughput::Bytes(size as u64));
-        group.bench_with_input(BenchmarkId::new("copy from &[u8]", size), &data, |b, data| {
-            b.iter(|| ZFrame::from(black_box(&data[..])))
-        });
-        group.bench_with_input(BenchmarkId::new("from Vec (owned)", size), &data, |b, data| {
-            b.iter_batched(
-                || data.clone(),
-                |vec| ZFrame::from(vec),
-                BatchSize::SmallInput,
-            )
-        });
-        group.bench_with_input(BenchmarkId::new("from Bytes clone", size), &shared, |b, shared| {
-            b.iter(|| ZFrame::from(black_box(shared).clone()))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("copy from &[u8]", size),
+            &data,
+            |b, data| b.iter(|| ZFrame::from(black_box(&data[..]))),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("from Vec (owned)", size),
+            &data,
+            |b, data| b.iter_batched(|| data.clone(), ZFrame::from, BatchSize::SmallInput),
+        );
+        group.bench_with_input(
+            BenchmarkId::new("from Bytes clone", size),
+            &shared,
+            |b, shared| b.iter(|| ZFrame::from(black_box(shared).clone())),
+        );
         group.bench_with_input(BenchmarkId::new("from_static", size), &fixed, |b, fixed| {
             b.iter(|| ZFrame::from_static(black_box(fixed)))
         });
@@ -172,16 +174,19 @@ fn zloop_dispatch(c: &mut Criterion) {
             }
             Ok(())
         });
-        group.bench_function(BenchmarkId::new("reader event", format!("{idle} idle readers")), |b| {
-            b.iter(|| {
-                tx.send_frame(ZFrame::from_static(b"event"), SendFlags::NONE)
-                    .unwrap();
-                let before = reactor.state().received;
-                while reactor.state().received == before {
-                    reactor.run_once(Some(Duration::from_secs(1))).unwrap();
-                }
-            })
-        });
+        group.bench_function(
+            BenchmarkId::new("reader event", format!("{idle} idle readers")),
+            |b| {
+                b.iter(|| {
+                    tx.send_frame(ZFrame::from_static(b"event"), SendFlags::NONE)
+                        .unwrap();
+                    let before = reactor.state().received;
+                    while reactor.state().received == before {
+                        reactor.run_once(Some(Duration::from_secs(1))).unwrap();
+                    }
+                })
+            },
+        );
         drop(keep);
     }
     group.bench_function("ticket reset (1000 tickets)", |b| {

@@ -14,9 +14,12 @@ pub struct Counters {
     /// Requests put back at the front of the queue because their worker died, expired, was
     /// disconnected or could not be reached.
     pub resends: u64,
-    /// Requests or replies dropped: the client or a redirect target was unreachable, a hook said
-    /// `Drop`, or the service queue was full.
+    /// Requests or replies dropped: the client or a redirect target was unreachable (also after
+    /// waiting in its backlog), its backlog timed out, or a hook said `Drop`.
     pub drops: u64,
+    /// Requests refused with an `mmi.refused` answer: the service queue was full (`503`) or the
+    /// client had too many requests in flight and replies backlogged (`429`).
+    pub refused: u64,
     /// Workers of the service that went away: they sent DISCONNECT, were told to DISCONNECT for an
     /// unexpected command, or could not be reached.
     pub disconnects: u64,
@@ -28,12 +31,13 @@ pub struct Counters {
 
 impl Counters {
     /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
-    pub fn fields(&self) -> [(&'static str, u64); 7] {
+    pub fn fields(&self) -> [(&'static str, u64); 8] {
         [
             ("requests", self.requests),
             ("replies", self.replies),
             ("resends", self.resends),
             ("drops", self.drops),
+            ("refused", self.refused),
             ("disconnects", self.disconnects),
             ("expiries", self.expiries),
             ("worker_expiries", self.worker_expiries),
@@ -63,6 +67,12 @@ pub struct GlobalCounters {
     pub unexpected: u64,
     /// MMI requests answered.
     pub mmi: u64,
+    /// Replies that met a full client pipe and waited in that client's backlog.
+    pub backlogged: u64,
+    /// Backlogged replies dropped because the client went away (`EHOSTUNREACH`).
+    pub backlog_unreachable: u64,
+    /// Backlogged replies dropped because the client took nothing for the backlog timeout.
+    pub backlog_timeouts: u64,
 }
 
 /// A snapshot of the broker's counters and current load.
@@ -78,19 +88,39 @@ pub struct Stats {
     pub workers: usize,
     /// Requests waiting in service queues right now.
     pub queued: usize,
+    /// Clients the broker tracks right now (requests in flight or replies backlogged).
+    pub clients: usize,
+    /// Client requests accepted and not answered yet (queued or at a worker).
+    pub in_flight: usize,
+    /// Clients with a reply backlog right now.
+    pub backlog_clients: usize,
+    /// Replies waiting in client backlogs right now.
+    pub backlog_replies: usize,
+    /// Frame payload bytes of those replies.
+    pub backlog_bytes: usize,
 }
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "workers={} queued={} {} invalid={} unexpected={} mmi={}",
+            "workers={} queued={} clients={} in_flight={} backlog_clients={} backlog_replies={} \
+             backlog_bytes={} {} invalid={} unexpected={} mmi={} backlogged={} \
+             backlog_unreachable={} backlog_timeouts={}",
             self.workers,
             self.queued,
+            self.clients,
+            self.in_flight,
+            self.backlog_clients,
+            self.backlog_replies,
+            self.backlog_bytes,
             self.total,
             self.global.invalid,
             self.global.unexpected,
-            self.global.mmi
+            self.global.mmi,
+            self.global.backlogged,
+            self.global.backlog_unreachable,
+            self.global.backlog_timeouts
         )
     }
 }
@@ -109,7 +139,8 @@ mod tests {
         };
         assert_eq!(
             counters.to_string(),
-            "requests=3 replies=2 resends=0 drops=1 disconnects=0 expiries=0 worker_expiries=0"
+            "requests=3 replies=2 resends=0 drops=1 refused=0 disconnects=0 expiries=0 \
+             worker_expiries=0"
         );
         assert_eq!(counters.fields()[1], ("replies", 2));
     }

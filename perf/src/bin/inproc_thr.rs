@@ -34,7 +34,7 @@ fn main() {
         let payload = payload(message_size);
         for _ in 0..message_count {
             socket
-                .send_frame(frame_of(&payload), SendFlags::NONE)
+                .send_frame(frame_of(payload), SendFlags::NONE)
                 .unwrap_or_else(|err| fail("zmq_sendmsg", err));
         }
     });

@@ -14,9 +14,7 @@ const CLIENT_SECRET_KEY: &str = "9R9bV}[6z6DC-%$!jTVTKvWc=LEL{4i4gzUe$@Zx";
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.len() != 4 && args.len() != 5 {
-        println!(
-            "usage: remote_thr <connect-to> <message-size> <message-count> [<enable_curve>]"
-        );
+        println!("usage: remote_thr <connect-to> <message-size> <message-count> [<enable_curve>]");
         std::process::exit(1);
     }
     let connect_to = &args[1];
@@ -44,7 +42,7 @@ fn main() {
     let payload = payload(message_size);
     for _ in 0..message_count {
         socket
-            .send_frame(frame_of(&payload), SendFlags::NONE)
+            .send_frame(frame_of(payload), SendFlags::NONE)
             .unwrap_or_else(|err| fail("zmq_sendmsg", err));
     }
     // Dropping the socket and the context waits (infinite linger) until all are delivered.

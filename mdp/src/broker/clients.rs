@@ -1,0 +1,238 @@
+//! Broker-side client records: what each client has in flight and the replies it has not been
+//! able to take yet (its backlog).
+//!
+//! libzmq's ROUTER has no per-peer POLLOUT, so a reply that meets a full pipe (`EAGAIN` with
+//! `ROUTER_MANDATORY`) is kept in the client's backlog and retried, oldest first, after every
+//! batch of input and from a short timer that only runs while some backlog exists. A client that
+//! is gone (`EHOSTUNREACH`) or takes nothing for `client_backlog_timeout` loses its backlog
+//! (counted). Admission control keeps `in_flight + backlog` per client within
+//! `max_client_backlog`, so a backlog can never outgrow its bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use zmsg::zloop::TimerId;
+use zmsg::{Error, SendFlags, ZMsg, ZSocket};
+
+/// How often backlogs are retried while any exists.
+pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(1);
+
+/// What a non-blocking send on the ROUTER did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// libzmq took the message.
+    Yes,
+    /// The peer's pipe is full (`EAGAIN`): nothing was sent, the message is intact.
+    Full,
+    /// The peer is unknown or gone (`EHOSTUNREACH`, or any other per-peer failure).
+    Gone,
+}
+
+/// Sends `msg` without blocking; only errors that end the loop are `Err`.
+pub(crate) fn send_on(socket: &ZSocket, msg: &mut ZMsg) -> zmsg::Result<Sent> {
+    match socket.send_msg_ref(msg, SendFlags::DONTWAIT) {
+        Ok(()) => Ok(Sent::Yes),
+        Err(Error::Again) => Ok(Sent::Full),
+        Err(Error::Terminated) => Err(Error::Terminated),
+        Err(err) => {
+            tracing::debug!(%err, "send failed, peer unreachable");
+            Ok(Sent::Gone)
+        }
+    }
+}
+
+/// A reply waiting for its client's pipe to drain.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    /// The whole ROUTER message: `[client, "", "MDPC01", service, body...]`.
+    pub msg: ZMsg,
+    /// Frame payload bytes of `msg`.
+    pub bytes: usize,
+    /// The service whose counters get the delivery or drop (`None`: MMI or a refusal).
+    pub service: Option<Box<[u8]>>,
+}
+
+/// One client as the broker sees it.
+#[derive(Debug)]
+pub(crate) struct ClientRecord {
+    /// Requests accepted from it and not answered yet (queued or at a worker).
+    pub in_flight: usize,
+    /// Replies it could not take yet, oldest first.
+    pub backlog: VecDeque<Pending>,
+    /// Payload bytes in `backlog`.
+    pub bytes: usize,
+    /// Since when the head of the backlog has not moved.
+    pub stalled_since: Instant,
+}
+
+impl ClientRecord {
+    fn new(now: Instant) -> ClientRecord {
+        ClientRecord {
+            in_flight: 0,
+            backlog: VecDeque::new(),
+            bytes: 0,
+            stalled_since: now,
+        }
+    }
+}
+
+/// What happened to a backlogged reply (for the counters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Handed to libzmq at last.
+    Delivered,
+    /// Dropped: the client is gone.
+    Unreachable,
+    /// Dropped: the client took nothing for the backlog timeout.
+    TimedOut,
+}
+
+/// Every client with something in flight or backlogged.
+#[derive(Debug, Default)]
+pub(crate) struct Clients {
+    pub map: HashMap<Box<[u8]>, ClientRecord>,
+    /// Identities of the clients whose backlog is not empty (each once).
+    backlogged: Vec<Box<[u8]>>,
+    /// Replies in all backlogs.
+    pub replies: usize,
+    /// Payload bytes in all backlogs.
+    pub bytes: usize,
+    /// The retry timer, registered only while some backlog exists.
+    pub timer: Option<TimerId>,
+}
+
+impl Clients {
+    /// Takes one more request from `client` unless its in-flight requests plus backlogged
+    /// replies reached `max`, or its backlog holds `max_bytes` or more.
+    pub fn admit(&mut self, client: &[u8], max: usize, max_bytes: usize, now: Instant) -> bool {
+        if let Some(record) = self.map.get_mut(client) {
+            if record.in_flight + record.backlog.len() >= max || record.bytes >= max_bytes {
+                return false;
+            }
+            record.in_flight += 1;
+            return true;
+        }
+        let mut record = ClientRecord::new(now);
+        record.in_flight = 1;
+        self.map.insert(client.into(), record);
+        true
+    }
+
+    /// One request of `client` is finished (answered, dropped, refused or expired).
+    pub fn settle(&mut self, client: &[u8]) {
+        if let Some(record) = self.map.get_mut(client) {
+            record.in_flight = record.in_flight.saturating_sub(1);
+        }
+    }
+
+    /// Whether `client` has replies waiting (new replies must queue behind them).
+    pub fn has_backlog(&self, client: &[u8]) -> bool {
+        self.map
+            .get(client)
+            .is_some_and(|record| !record.backlog.is_empty())
+    }
+
+    /// Whether any client has a backlog.
+    pub fn any_backlog(&self) -> bool {
+        !self.backlogged.is_empty()
+    }
+
+    /// How many clients have a backlog.
+    pub fn backlogged_clients(&self) -> usize {
+        self.backlogged.len()
+    }
+
+    /// Appends `pending` to its client's backlog (the client is `pending.msg[0]`).
+    pub fn push(&mut self, pending: Pending, now: Instant) {
+        let Some(identity) = pending.msg.first().map(|f| f.data()) else {
+            return;
+        };
+        if !self.map.contains_key(identity) {
+            self.map.insert(identity.into(), ClientRecord::new(now));
+        }
+        let Some(record) = self.map.get_mut(identity) else {
+            return;
+        };
+        if record.backlog.is_empty() {
+            record.stalled_since = now;
+            self.backlogged.push(identity.into());
+        }
+        self.replies += 1;
+        self.bytes += pending.bytes;
+        record.bytes += pending.bytes;
+        record.backlog.push_back(pending);
+    }
+
+    /// Retries every backlog, oldest reply first, until each client's pipe is full again.
+    /// `tally` sees the fate of every reply that leaves a backlog.
+    pub fn flush(
+        &mut self,
+        socket: &ZSocket,
+        now: Instant,
+        timeout: Duration,
+        mut tally: impl FnMut(Option<&[u8]>, Outcome),
+    ) -> zmsg::Result<()> {
+        let mut i = 0;
+        while i < self.backlogged.len() {
+            let Some(record) = self.map.get_mut(&self.backlogged[i]) else {
+                self.backlogged.swap_remove(i);
+                continue;
+            };
+            let mut drop_all = None;
+            while let Some(front) = record.backlog.front_mut() {
+                match send_on(socket, &mut front.msg)? {
+                    Sent::Yes => {
+                        record.stalled_since = now;
+                        if let Some(done) = record.backlog.pop_front() {
+                            record.bytes -= done.bytes;
+                            self.replies -= 1;
+                            self.bytes -= done.bytes;
+                            tally(done.service.as_deref(), Outcome::Delivered);
+                        }
+                    }
+                    Sent::Gone => {
+                        drop_all = Some(Outcome::Unreachable);
+                        break;
+                    }
+                    Sent::Full => {
+                        if now.saturating_duration_since(record.stalled_since) >= timeout {
+                            drop_all = Some(Outcome::TimedOut);
+                        }
+                        break;
+                    }
+                }
+            }
+            if let Some(outcome) = drop_all {
+                for pending in record.backlog.drain(..) {
+                    self.replies -= 1;
+                    self.bytes -= pending.bytes;
+                    tally(pending.service.as_deref(), outcome);
+                }
+                record.bytes = 0;
+            }
+            if record.backlog.is_empty() {
+                record.backlog.shrink_to(64);
+                self.backlogged.swap_remove(i);
+            } else {
+                i += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets clients with nothing in flight and nothing backlogged.
+    pub fn sweep(&mut self) {
+        self.map
+            .retain(|_, record| record.in_flight > 0 || !record.backlog.is_empty());
+    }
+
+    /// Requests in flight over all clients.
+    pub fn in_flight(&self) -> usize {
+        self.map.values().map(|record| record.in_flight).sum()
+    }
+}
+
+/// Payload bytes of every frame of `msg`.
+pub(crate) fn payload(msg: &ZMsg) -> usize {
+    msg.iter().map(|frame| frame.len()).sum()
+}
