@@ -11,6 +11,9 @@ fn main() -> anyhow::Result<()> {
     requester.connect("tcp://localhost:5555")?;
 
     for request_nbr in 0..10 {
+        if zmsg::interrupted() {
+            break;
+        }
         println!("Sending Hello {request_nbr}...");
         requester.send_str("Hello")?;
         match requester.recv_string() {

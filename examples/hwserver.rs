@@ -18,7 +18,7 @@ fn main() -> anyhow::Result<()> {
     responder.bind("tcp://*:5555")?;
 
     let mut served = 0;
-    while served < count {
+    while served < count && !zmsg::interrupted() {
         match responder.recv_string() {
             Ok(_) => println!("Received Hello"),
             Err(Error::Interrupted) => break,

@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     let front = both.add(&frontend);
     let mut worker_queue: VecDeque<ZFrame> = VecDeque::new();
     let mut replies_left = NBR_CLIENTS;
-    while replies_left > 0 {
+    while replies_left > 0 && !zmsg::interrupted() {
         let poller = if worker_queue.is_empty() {
             &mut backend_only
         } else {

@@ -67,7 +67,7 @@ fn main() -> anyhow::Result<()> {
     let back = both.add(&backend);
     both.add(&frontend);
     let mut replies_left = NBR_CLIENTS;
-    while replies_left > 0 {
+    while replies_left > 0 && !zmsg::interrupted() {
         // Poll the frontend only if we have available workers
         let poller = if workers.is_empty() {
             &mut backend_only

@@ -1,7 +1,7 @@
 //! Message queue broker: the same ROUTER (tcp://*:5559) to DEALER (tcp://*:5560) broker, using the built-in proxy (zguide: msgqueue).
 //!
 //! Usage: `msgqueue [SECONDS]` runs for SECONDS and exits (default: forever). Ctrl-C ends it.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
@@ -15,14 +15,16 @@ fn main() -> anyhow::Result<()> {
     let backend = ctx.socket(SocketType::Dealer)?;
     backend.bind("tcp://*:5560")?;
 
-    if let Some(seconds) = seconds {
-        // Shutting the context down is what ends a running proxy.
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            let _ = ctx.shutdown();
-        });
-    }
+    // Ending a running proxy takes a context shutdown. A watcher does it on Ctrl-C (which a
+    // busy proxy may not see) or when the time is up.
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let watched = ctx.clone();
+    std::thread::spawn(move || {
+        while !zmsg::interrupted() && deadline.filter(|&d| Instant::now() >= d).is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = watched.shutdown();
+    });
     // Start the proxy: it runs until the context is shut down or we are interrupted.
     match zmsg::proxy(&frontend, &backend, None) {
         Ok(()) | Err(Error::Terminated | Error::Interrupted) => Ok(()),

@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let tasks = poller.add(&receiver);
     let weather = poller.add(&subscriber);
     let mut received = 0;
-    while received < count {
+    while received < count && !zmsg::interrupted() {
         let ready = match poller.wait(None) {
             Ok(Some(ready)) => ready,
             Ok(None) => continue,

@@ -2,7 +2,7 @@
 //!
 //! Usage: `mtserver [WORK_MS] [SECONDS]`: each worker works WORK_MS milliseconds per request
 //! (default 1000); the server runs for SECONDS (default: forever). Ctrl-C ends it.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zmsg::{Error, SocketType, ZContext};
 
 fn worker_routine(ctx: ZContext, work: Duration) -> zmsg::Result<()> {
@@ -41,13 +41,16 @@ fn main() -> anyhow::Result<()> {
             })
         })
         .collect();
-    if let Some(seconds) = seconds {
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            let _ = ctx.shutdown();
-        });
-    }
+    // Ending a running proxy takes a context shutdown. A watcher does it on Ctrl-C (which a
+    // busy proxy may not see) or when the time is up.
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let watched = ctx.clone();
+    std::thread::spawn(move || {
+        while !zmsg::interrupted() && deadline.filter(|&d| Instant::now() >= d).is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = watched.shutdown();
+    });
     // Connect the worker threads to the clients via a queue proxy
     let result = zmsg::proxy(&clients, &workers, None);
     ctx.shutdown()?;

@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
     }
 
     // Send out our status and collect the peers'; the poll timeout is our heartbeat.
-    while deadline.filter(|&d| Instant::now() >= d).is_none() {
+    while !zmsg::interrupted() && deadline.filter(|&d| Instant::now() >= d).is_none() {
         match statefe.poll(Events::POLLIN, Some(Duration::from_secs(1))) {
             Ok(ready) if !ready.is_empty() => {
                 // [peer name][available workers]

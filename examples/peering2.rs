@@ -123,7 +123,7 @@ fn main() -> anyhow::Result<()> {
     let mut poll_frontends = ZPoller::new();
     let cloud_frontend = poll_frontends.add(&cloudfe);
     poll_frontends.add(&localfe);
-    'run: loop {
+    'run: while !zmsg::interrupted() {
         let remaining = match deadline {
             Some(deadline) if Instant::now() >= deadline => break,
             Some(deadline) => Some(deadline - Instant::now()),

@@ -129,7 +129,7 @@ fn main() -> anyhow::Result<()> {
     let (s_localfe, s_cloudfe) = (local_and_cloud.add(&localfe), local_and_cloud.add(&cloudfe));
     let mut local_only = ZPoller::new();
     local_only.add(&localfe);
-    loop {
+    while !zmsg::interrupted() {
         // Poll the workers and the two service sockets in any case; if no worker is ready,
         // incoming requests can wait in their 0MQ queues. No ready worker: wait indefinitely.
         let remaining = match deadline {

@@ -14,7 +14,7 @@ fn main() -> anyhow::Result<()> {
     subscriber.set_subscribe(b"B")?;
 
     let mut received = 0;
-    while received < count {
+    while received < count && !zmsg::interrupted() {
         let mut msg = match subscriber.recv_msg() {
             Ok(msg) => msg,
             Err(Error::Interrupted) => break,

@@ -18,7 +18,7 @@ fn main() -> anyhow::Result<()> {
     let front = poller.add(&frontend);
     let back = poller.add(&backend);
     // Switch messages between the sockets, every frame of each message.
-    loop {
+    while !zmsg::interrupted() {
         let timeout = match deadline {
             Some(deadline) if Instant::now() >= deadline => break,
             Some(deadline) => Some(deadline - Instant::now()),

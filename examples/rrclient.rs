@@ -9,6 +9,9 @@ fn main() -> anyhow::Result<()> {
     let requester = ctx.socket(SocketType::Req)?;
     requester.connect("tcp://localhost:5559")?;
     for request_nbr in 0..10 {
+        if zmsg::interrupted() {
+            break;
+        }
         requester.send_str("Hello")?;
         match requester.recv_string() {
             Ok(reply) => println!("Received reply {request_nbr} [{reply}]"),

@@ -16,7 +16,7 @@ fn main() -> anyhow::Result<()> {
     responder.connect("tcp://localhost:5560")?;
 
     let mut served = 0;
-    while served < count {
+    while served < count && !zmsg::interrupted() {
         match responder.recv_string() {
             Ok(request) => println!("Received request: [{request}]"),
             Err(Error::Interrupted) => break,

@@ -23,6 +23,9 @@ fn main() -> anyhow::Result<()> {
     // Get synchronisation from the subscribers
     println!("Waiting for subscribers");
     for _ in 0..expected {
+        if zmsg::interrupted() {
+            return Ok(());
+        }
         match syncservice.recv_frame() {
             Ok(_) => syncservice.send_str("")?,
             Err(Error::Interrupted) => return Ok(()),

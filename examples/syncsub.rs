@@ -24,6 +24,9 @@ fn main() -> anyhow::Result<()> {
         let mut updates = 0;
         while !subscriber.recv_frame()?.eq_bytes(b"END") {
             updates += 1;
+            if zmsg::interrupted() {
+                return Err(Error::Interrupted);
+            }
         }
         Ok(updates)
     };

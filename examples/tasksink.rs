@@ -15,6 +15,9 @@ fn main() -> anyhow::Result<()> {
         receiver.recv_frame()?; // Wait for the start of the batch
         let start = Instant::now();
         for task_nbr in 0..100 {
+            if zmsg::interrupted() {
+                return Err(Error::Interrupted);
+            }
             receiver.recv_frame()?;
             print!("{}", if task_nbr % 10 == 0 { ":" } else { "." });
             let _ = std::io::stdout().flush();

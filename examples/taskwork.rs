@@ -17,7 +17,7 @@ fn main() -> anyhow::Result<()> {
     sender.connect("tcp://localhost:5558")?;
 
     let mut done = 0;
-    while done < count {
+    while done < count && !zmsg::interrupted() {
         let workload = match receiver.recv_string() {
             Ok(workload) => workload,
             Err(Error::Interrupted) => break,

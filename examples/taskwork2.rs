@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let mut poller = ZPoller::new();
     let tasks = poller.add(&receiver);
     let control = poller.add(&controller);
-    loop {
+    while !zmsg::interrupted() {
         match poller.wait(None) {
             Ok(Some(ready)) if ready == tasks => {
                 let workload = receiver.recv_string()?;

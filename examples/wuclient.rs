@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
 
     let mut total_temp: i64 = 0;
     let mut updates: i64 = 0;
-    while updates < 100 {
+    while updates < 100 && !zmsg::interrupted() {
         let update = match subscriber.recv_string() {
             Ok(update) => update,
             Err(Error::Interrupted) => break,

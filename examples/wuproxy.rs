@@ -4,7 +4,7 @@
 //! (tcp://192.168.55.210:5556 and tcp://10.1.1.0:8100) are replaced by runnable defaults:
 //! it connects to the weather server at tcp://localhost:5556 and binds tcp://*:8100; it runs for
 //! SECONDS (default: forever). Ctrl-C ends it.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
@@ -21,13 +21,16 @@ fn main() -> anyhow::Result<()> {
     let backend = ctx.socket(SocketType::XPub)?;
     backend.bind(&to)?;
 
-    if let Some(seconds) = seconds {
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_secs(seconds));
-            let _ = ctx.shutdown();
-        });
-    }
+    // Ending a running proxy takes a context shutdown. A watcher does it on Ctrl-C (which a
+    // busy proxy may not see) or when the time is up.
+    let deadline = seconds.map(|s| Instant::now() + Duration::from_secs(s));
+    let watched = ctx.clone();
+    std::thread::spawn(move || {
+        while !zmsg::interrupted() && deadline.filter(|&d| Instant::now() >= d).is_none() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = watched.shutdown();
+    });
     // Run the proxy until the user interrupts us (or the time is up)
     match zmsg::proxy(&frontend, &backend, None) {
         Ok(()) | Err(Error::Terminated | Error::Interrupted) => Ok(()),

@@ -592,6 +592,7 @@ fn mmi_codes_and_extras() {
             "replies=1",
             "resends=0",
             "drops=0",
+            "refused=0",
             "disconnects=0",
             "expiries=0",
             "worker_expiries=0"

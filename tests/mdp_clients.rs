@@ -25,25 +25,13 @@ fn broker_config(endpoint: &str) -> BrokerConfig {
     config
 }
 
-/// Starts a broker on a fixed port below the kernel's ephemeral range, so that no outgoing
-/// connection of a parallel test can take that port while the broker is down in the restart
-/// tests. Retries (bounded) while the port is still held by a just-closed socket.
+/// Starts a broker on a fixed port below the kernel's ephemeral range, for the restart tests.
 fn start_broker_on_fixed_port() -> (BrokerHandle, String) {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    for n in 0..200u32 {
-        let port = 20_000 + (seed.wrapping_add(n * 7919) % 12_000);
-        let endpoint = format!("tcp://127.0.0.1:{port}");
-        if let Ok(broker) = Broker::spawn(broker_config(&endpoint)) {
-            return (broker, endpoint);
-        }
-    }
-    panic!("no free port for the broker");
+    let endpoint = support::fixed_port_endpoint();
+    (restart_broker(&endpoint), endpoint)
 }
 
-/// Starts a broker on `endpoint` again after the previous one stopped; libzmq closes the old
+/// Starts a broker on `endpoint`, again after a previous one stopped: libzmq closes the old
 /// listening socket in its I/O thread, so the port may take a moment to be free.
 fn restart_broker(endpoint: &str) -> BrokerHandle {
     let mut broker = None;

@@ -163,25 +163,9 @@ fn our_worker_and_clients_through_a_pyzmq_broker() {
     worker.join().unwrap().unwrap();
 }
 
-/// A free TCP port below the kernel's ephemeral range: while the broker is down, no outgoing
-/// connection of a parallel test can take it.
-fn fixed_port_endpoint() -> String {
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    for n in 0..200u32 {
-        let port = 20_000 + (seed.wrapping_add(n * 7919) % 12_000);
-        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
-            return format!("tcp://127.0.0.1:{port}");
-        }
-    }
-    panic!("no free port");
-}
-
 #[test]
 fn our_worker_reregisters_after_pyzmq_broker_restart() {
-    let endpoint = fixed_port_endpoint();
+    let endpoint = support::fixed_port_endpoint();
     let broker = PyChild::spawn("mdp_broker.py", &[endpoint.as_str(), "0.1"]);
     assert_eq!(broker.expect("ENDPOINT "), endpoint);
     let mut config = fast_worker();

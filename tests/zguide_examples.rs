@@ -134,6 +134,12 @@ impl Proc {
         );
     }
 
+    /// Waits until the program's output satisfies `condition`.
+    fn wait_until(&self, what: &str, condition: impl Fn(&str) -> bool) {
+        let found = support::wait_until(LIMIT, || condition(&self.output()));
+        assert!(found, "never saw {what} from {}", self.describe());
+    }
+
     /// Types a line on the program's standard input.
     fn type_line(&mut self, line: &str) {
         let stdin = self.stdin.as_mut().expect("stdin is open");
@@ -459,9 +465,13 @@ fn lbbroker2() {
 
 #[test]
 fn lbbroker3() {
-    let output = run_in_tempdir("lbbroker3", &["2"]);
-    // Every client sends a request at once and another a second later.
-    assert!(count_lines(&output, "Client: OK") >= 10, "{output}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let broker = Proc::spawn_in("lbbroker3", &[], Some(dir.path()));
+    // Every client sends a request at once and another each second.
+    broker.wait_for("Client: OK", 20);
+    broker.interrupt();
+    let output = broker.success();
+    assert!(count_lines(&output, "Client: OK") >= 20, "{output}");
     assert!(
         count_lines(&output, "Worker: [005] HELLO") >= 10,
         "{output}"
@@ -470,46 +480,42 @@ fn lbbroker3() {
         count_lines(&output, "Client: OK") <= count_lines(&output, "Worker: [005] HELLO"),
         "{output}"
     );
+    // Bounded by time, it stops by itself.
+    run_in_tempdir("lbbroker3", &["1"]);
 }
 
 #[test]
 fn asyncsrv() {
     let _ports = fixed_ports();
-    let output = Proc::spawn("asyncsrv", &["5"]).success();
+    let server = Proc::spawn("asyncsrv", &["600"]);
+    server.wait_until("three replies", |output| {
+        output.matches(" request #").count() >= 3
+    });
+    server.interrupt();
+    let output = server.success();
     // Replies come back as "<client id> [nnn] request #<n>", to the client that asked.
-    let replies: Vec<&str> = output
-        .lines()
-        .filter(|line| line.contains("request #"))
-        .collect();
-    assert!(!replies.is_empty(), "no replies in:\n{output}");
-    for reply in &replies {
+    for reply in output.lines() {
         let (id, content) = reply.split_once(' ').expect("id and content");
         assert_eq!(id.len(), 9, "{reply}");
         assert!(
-            content.starts_with('[') && content.contains("] request #"),
+            content.starts_with("[01") && content.contains("] request #"),
             "{reply}"
         );
     }
-    let clients: std::collections::HashSet<&str> = replies
-        .iter()
-        .filter_map(|reply| reply.split(' ').next())
-        .collect();
-    assert!(clients.len() <= 3, "{output}");
+    // Bounded by time, it stops by itself.
+    Proc::spawn("asyncsrv", &["1"]).success();
 }
 
 #[test]
 fn peering1() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dc1 = Proc::spawn_in(
-        "peering1",
-        &["--seconds", "3", "DC1", "DC2"],
-        Some(dir.path()),
-    );
-    let dc2 = Proc::spawn_in(
-        "peering1",
-        &["--seconds", "3", "DC2", "DC1"],
-        Some(dir.path()),
-    );
+    let dc1 = Proc::spawn_in("peering1", &["DC1", "DC2"], Some(dir.path()));
+    let dc2 = Proc::spawn_in("peering1", &["DC2", "DC1"], Some(dir.path()));
+    // Each hears the other's state: "DC2 - <n> workers free"
+    dc1.wait_for(" workers free", 1);
+    dc2.wait_for(" workers free", 1);
+    dc1.interrupt();
+    dc2.interrupt();
     let (out1, out2) = (dc1.success(), dc2.success());
     assert!(
         out1.starts_with("I: preparing broker at DC1...\n"),
@@ -519,18 +525,21 @@ fn peering1() {
         out1.contains("I: connecting to state backend at 'DC2'"),
         "{out1}"
     );
-    // Each hears the other's state: "DC2 - <n> workers free"
-    assert!(
-        out1.lines()
-            .any(|l| l.starts_with("DC2 - ") && l.ends_with(" workers free")),
-        "{out1}"
-    );
-    assert!(
-        out2.lines()
-            .any(|l| l.starts_with("DC1 - ") && l.ends_with(" workers free")),
-        "{out2}"
-    );
-    // Without arguments it explains itself.
+    let heard = |output: &str, peer: &str| {
+        output
+            .lines()
+            .filter(|l| l.ends_with(" workers free"))
+            .all(|l| {
+                let free = l
+                    .trim_start_matches(&format!("{peer} - "))
+                    .trim_end_matches(" workers free");
+                l.starts_with(&format!("{peer} - ")) && free.parse::<u32>().is_ok_and(|n| n < 10)
+            })
+    };
+    assert!(heard(&out1, "DC2"), "{out1}");
+    assert!(heard(&out2, "DC1"), "{out2}");
+    // Bounded by time, it stops by itself; without arguments it explains itself.
+    Proc::spawn_in("peering1", &["--seconds", "1", "DC3"], Some(dir.path())).success();
     assert!(Proc::spawn("peering1", &[])
         .success()
         .starts_with("syntax: peering1"));
@@ -539,48 +548,48 @@ fn peering1() {
 #[test]
 fn peering2() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut dc1 = Proc::spawn_in(
-        "peering2",
-        &["--seconds", "3", "DC1", "DC2"],
-        Some(dir.path()),
-    );
-    let mut dc2 = Proc::spawn_in(
-        "peering2",
-        &["--seconds", "3", "DC2", "DC1"],
-        Some(dir.path()),
-    );
+    let mut dc1 = Proc::spawn_in("peering2", &["DC1", "DC2"], Some(dir.path()));
+    let mut dc2 = Proc::spawn_in("peering2", &["DC2", "DC1"], Some(dir.path()));
     dc1.wait_for("Press Enter", 1);
     dc2.wait_for("Press Enter", 1);
     dc1.type_line("");
     dc2.type_line("");
+    // Every client gets answers; a fifth of the requests go to the other broker's workers.
+    for dc in [&dc1, &dc2] {
+        dc.wait_for("Client: OK", 20);
+        dc.wait_for("Worker: [005] HELLO", 20);
+    }
+    dc1.interrupt();
+    dc2.interrupt();
     for (name, output) in [("DC1", dc1.success()), ("DC2", dc2.success())] {
         assert!(
             output.contains(&format!("I: preparing broker at {name}...")),
             "{output}"
         );
-        assert!(count_lines(&output, "Client: OK") >= 1, "{output}");
-        assert!(count_lines(&output, "Worker: [005] HELLO") >= 1, "{output}");
     }
+    // Bounded by time, it stops by itself.
+    let mut alone = Proc::spawn_in("peering2", &["--seconds", "1", "DC3"], Some(dir.path()));
+    alone.type_line("");
+    alone.success();
 }
 
 #[test]
 fn peering3() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let dc1 = Proc::spawn_in(
-        "peering3",
-        &["--seconds", "5", "DC1", "DC2"],
-        Some(dir.path()),
-    );
-    let dc2 = Proc::spawn_in(
-        "peering3",
-        &["--seconds", "5", "DC2", "DC1"],
-        Some(dir.path()),
-    );
+    let dc1 = Proc::spawn_in("peering3", &["DC1", "DC2"], Some(dir.path()));
+    let dc2 = Proc::spawn_in("peering3", &["DC2", "DC1"], Some(dir.path()));
+    // The monitor prints each task id a client got back.
     let is_task_id = |line: &str| line.len() == 4 && line.chars().all(|c| c.is_ascii_hexdigit());
-    let mut completed = 0;
+    for dc in [&dc1, &dc2] {
+        dc.wait_until("completed tasks", |output| {
+            output.lines().filter(|line| is_task_id(line)).count() >= 5
+        });
+    }
+    dc1.interrupt();
+    dc2.interrupt();
     for output in [dc1.success(), dc2.success()] {
         assert!(!output.contains("E: CLIENT EXIT"), "{output}");
-        completed += output.lines().filter(|line| is_task_id(line)).count();
     }
-    assert!(completed > 0, "no task completed");
+    // Bounded by time, it stops by itself.
+    Proc::spawn_in("peering3", &["--seconds", "1", "DC3"], Some(dir.path())).success();
 }

@@ -191,7 +191,7 @@ struct Connection {
 
 enum State {
     Connected(Connection),
-    Waiting { until: Instant, closed: Closed },
+    Waiting { until: Instant },
 }
 
 /// What one received message means to the receive loop.
@@ -231,6 +231,8 @@ pub struct Worker {
     failures: u32,
     /// A request went to the application since the last `recv`.
     handed_out: bool,
+    /// Why the most recent connection was closed.
+    last_closed: Closed,
     stop: StopHandle,
     stop_rx: ZSocket,
 }
@@ -285,8 +287,8 @@ impl Worker {
             config,
             state: State::Waiting {
                 until: Instant::now(),
-                closed: Closed::Disconnected,
             },
+            last_closed: Closed::Disconnected,
             connections: 0,
             failures: 0,
             handed_out: false,
@@ -357,7 +359,7 @@ impl Worker {
                 return Ok(None);
             }
             let until = match &self.state {
-                State::Waiting { until, .. } => Some(*until),
+                State::Waiting { until } => Some(*until),
                 State::Connected(_) => None,
             };
             if let Some(until) = until {
@@ -390,19 +392,21 @@ impl Worker {
                 tracing::trace!(service = %self.service, "sending REPLY");
                 match conn.socket.send_msg(msg) {
                     Ok(()) => {}
-                    Err(zmsg::Error::Again) => return Err(Error::Timeout),
+                    Err(zmsg::Error::Again) => {
+                        tracing::warn!(
+                            service = %self.service,
+                            "dropping a reply: the broker is not taking messages"
+                        );
+                        return Err(Error::Timeout);
+                    }
                     Err(err) => return Err(err.into()),
                 }
                 // A reply counts as a heartbeat.
                 conn.heartbeat_at = Instant::now() + self.config.heartbeat;
                 Ok(())
             }
-            state => {
-                let closed = match state {
-                    State::Waiting { closed, .. } => *closed,
-                    // A newer connection: the old one was closed for one of these reasons.
-                    State::Connected(_) => Closed::BrokerDead,
-                };
+            _ => {
+                let closed = self.last_closed;
                 tracing::warn!(
                     service = %self.service,
                     ?closed,
@@ -444,27 +448,32 @@ impl Worker {
                     Err(Error::BrokerGone(_) | Error::Disconnected(_) | Error::Timeout) => {}
                     Err(err) => return Err(err),
                 },
-                Ok(None) => self.decline("the handler declined the request")?,
+                Ok(None) => self.decline(&request, "the handler declined the request")?,
                 Err(reason) => {
                     tracing::warn!(service = %self.service, %reason, "handler failed");
-                    self.decline(&reason)?;
+                    self.decline(&request, &reason)?;
                 }
             }
         }
     }
 
-    /// Ends the current conversation (DISCONNECT) and registers again at once, so the broker
-    /// stops waiting for a reply this worker will not give.
-    fn decline(&mut self, why: &str) -> Result<()> {
-        tracing::debug!(service = %self.service, why, "re-registering without replying");
-        if let State::Connected(conn) = &self.state {
-            let _ = conn.socket.send_msg_ref(
-                &mut worker_command(Command::Disconnect, ZMsg::new()),
-                SendFlags::DONTWAIT,
-            );
-            // Give the DISCONNECT a chance to leave before the socket closes.
-            let _ = conn.socket.set_linger(100);
+    /// Ends the conversation `request` came on (DISCONNECT) and registers again at once, so the
+    /// broker stops waiting for a reply this worker will not give. Nothing to do when that
+    /// connection is already closed: the broker has resent the request.
+    fn decline(&mut self, request: &Request, why: &str) -> Result<()> {
+        let State::Connected(conn) = &self.state else {
+            return Ok(());
+        };
+        if conn.id != request.connection {
+            return Ok(());
         }
+        tracing::debug!(service = %self.service, why, "re-registering without replying");
+        let _ = conn.socket.send_msg_ref(
+            &mut worker_command(Command::Disconnect, ZMsg::new()),
+            SendFlags::DONTWAIT,
+        );
+        // Give the DISCONNECT a chance to leave before the socket closes.
+        let _ = conn.socket.set_linger(100);
         self.close(Closed::Declined, Duration::ZERO);
         self.open_connection()
     }
@@ -562,9 +571,9 @@ impl Worker {
                 "lost the broker, reconnecting"
             );
         }
+        self.last_closed = closed;
         self.state = State::Waiting {
             until: Instant::now() + delay,
-            closed,
         };
     }
 

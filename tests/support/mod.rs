@@ -52,3 +52,19 @@ pub fn target_command(program: impl AsRef<OsStr>) -> Command {
         None => Command::new(program),
     }
 }
+
+/// A `tcp://127.0.0.1:PORT` endpoint on a free port below the kernel's ephemeral range (Linux:
+/// 32768+), for tests that stop a server and bind the same port again: no outgoing connection
+/// of a parallel test can take such a port meanwhile, as it can an ephemeral one.
+pub fn fixed_port_endpoint() -> String {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    for n in 0..500u32 {
+        let port = 20_000 + seed.wrapping_add(n.wrapping_mul(7919)) % 12_000;
+        if std::net::TcpListener::bind(("127.0.0.1", port as u16)).is_ok() {
+            return format!("tcp://127.0.0.1:{port}");
+        }
+    }
+    panic!("no free TCP port in 20000..32000");
+}

@@ -14,11 +14,19 @@ use tracing::{debug, trace, warn};
 use zmsg::zloop::{LoopCtx, ReaderId, TicketId};
 use zmsg::{Error, SendFlags, ZFrame, ZMsg};
 
+use super::clients::{payload, send_on, Clients, Outcome, Pending, Sent, FLUSH_INTERVAL};
 use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
 use crate::protocol::{is_mmi, Command, CLIENT, WORKER};
+
+/// The service frame of a refusal: `"" , "MDPC01" , "mmi.refused" , code , service , body...`.
+pub(crate) const REFUSED: &[u8] = b"mmi.refused";
+/// Refusal code: the service's request queue is full.
+pub(crate) const QUEUE_FULL: &str = "503";
+/// Refusal code: the client has too many requests in flight and replies backlogged.
+pub(crate) const CLIENT_FULL: &str = "429";
 
 /// The reactor's context, with the broker core as its state.
 pub(crate) type Ctx = LoopCtx<Core>;
@@ -31,6 +39,9 @@ const BATCH: usize = 256;
 pub(crate) struct Settings {
     pub request_expiry: Duration,
     pub max_queue: usize,
+    pub max_client_backlog: usize,
+    pub max_client_backlog_bytes: usize,
+    pub client_backlog_timeout: Duration,
 }
 
 /// Which counter an event bumps.
@@ -39,6 +50,7 @@ pub(crate) enum Field {
     Requests,
     Replies,
     Drops,
+    Refused,
     Disconnects,
     WorkerExpiries,
 }
@@ -49,6 +61,7 @@ impl Counters {
             Field::Requests => &mut self.requests,
             Field::Replies => &mut self.replies,
             Field::Drops => &mut self.drops,
+            Field::Refused => &mut self.refused,
             Field::Disconnects => &mut self.disconnects,
             Field::WorkerExpiries => &mut self.worker_expiries,
         };
@@ -78,6 +91,8 @@ pub(crate) struct Core {
     pub by_identity: HashMap<Box<[u8]>, WorkerKey>,
     pub services: HashMap<Box<[u8]>, Service>,
     pub hooks: Option<Box<dyn BrokerHooks>>,
+    /// Clients with requests in flight or replies backlogged.
+    pub clients: Clients,
     pub total: Counters,
     pub global: GlobalCounters,
     next_key: WorkerKey,
@@ -93,6 +108,7 @@ impl Core {
             by_identity: HashMap::new(),
             services: HashMap::new(),
             hooks: None,
+            clients: Clients::default(),
             total: Counters::default(),
             global: GlobalCounters::default(),
             next_key: 0,
@@ -114,6 +130,11 @@ impl Core {
                 .collect(),
             workers: self.workers.len(),
             queued: self.services.values().map(|s| s.requests.len()).sum(),
+            clients: self.clients.map.len(),
+            in_flight: self.clients.in_flight(),
+            backlog_clients: self.clients.backlogged_clients(),
+            backlog_replies: self.clients.replies,
+            backlog_bytes: self.clients.bytes,
         }
     }
 
@@ -127,48 +148,137 @@ impl Core {
 
     // ---------------------------------------------------------------- sending
 
-    /// Sends `msg` on the ROUTER without blocking. `Ok(false)`: the peer is unreachable
-    /// (`EHOSTUNREACH`) or its pipe is full (`EAGAIN`), so nothing was sent. `Err` only for
-    /// errors that end the loop (context terminated, socket gone).
-    fn send(&self, ctx: &Ctx, msg: &mut ZMsg) -> zmsg::Result<bool> {
-        let socket = self
-            .router
+    /// The ROUTER socket (an error ends the loop if it is gone).
+    fn router<'c>(&self, ctx: &'c Ctx) -> zmsg::Result<&'c zmsg::ZSocket> {
+        self.router
             .and_then(|id| ctx.socket(id))
-            .ok_or_else(|| Error::InvalidArgument("the broker's ROUTER socket is gone".into()))?;
-        match socket.send_msg_ref(msg, SendFlags::DONTWAIT) {
-            Ok(()) => Ok(true),
-            Err(Error::Terminated) => Err(Error::Terminated),
-            Err(err) => {
-                debug!(peer = %hex(msg.first().map_or(&[][..], |f| f.data())), %err, "send failed");
-                Ok(false)
-            }
-        }
+            .ok_or_else(|| Error::InvalidArgument("the broker's ROUTER socket is gone".into()))
     }
 
-    /// Sends a worker command `[identity, "", MDPW01, command]`.
+    /// Sends `msg` on the ROUTER without blocking: sent, pipe full (`EAGAIN`, `msg` intact) or
+    /// peer gone (`EHOSTUNREACH`). `Err` only for errors that end the loop (context terminated,
+    /// socket gone).
+    fn send(&self, ctx: &Ctx, msg: &mut ZMsg) -> zmsg::Result<Sent> {
+        send_on(self.router(ctx)?, msg)
+    }
+
+    /// Sends a worker command `[identity, "", MDPW01, command]`; `Ok(true)` when sent.
     fn send_command(&self, ctx: &Ctx, identity: &ZFrame, command: Command) -> zmsg::Result<bool> {
         let mut msg = ZMsg::with_capacity(4);
         msg.append_frame(identity.clone());
         msg.append_frame(ZFrame::new());
         msg.append(WORKER);
         msg.append_frame(command.frame());
-        self.send(ctx, &mut msg)
+        Ok(self.send(ctx, &mut msg)? == Sent::Yes)
     }
 
-    /// Sends a client reply `[client, "", MDPC01, service, body...]`; `Ok(false)` when the client
-    /// could not be reached.
-    fn send_to_client(
-        &self,
-        ctx: &Ctx,
+    /// Sends a client reply `[client, "", MDPC01, service, body...]`. A reply that meets a full
+    /// pipe (or a client that already has a backlog) waits in the client's backlog; a reply for
+    /// a client that is gone is dropped. Replies and drops are counted on `count` (a service
+    /// name; `None` for MMI answers and refusals).
+    fn deliver(
+        &mut self,
+        ctx: &mut Ctx,
         client: ZFrame,
         service: ZFrame,
         mut body: ZMsg,
-    ) -> zmsg::Result<bool> {
+        count: Option<&[u8]>,
+    ) -> zmsg::Result<()> {
         body.push_frame(service);
         body.push(CLIENT);
         body.push_frame(ZFrame::new());
         body.push_frame(client);
-        self.send(ctx, &mut body)
+        let mut msg = body;
+        let waiting = msg
+            .first()
+            .is_some_and(|identity| self.clients.has_backlog(identity.data()));
+        if !waiting {
+            match self.send(ctx, &mut msg)? {
+                Sent::Yes => return self.tally(count, Field::Replies),
+                Sent::Gone => return self.tally(count, Field::Drops),
+                Sent::Full => {}
+            }
+        }
+        trace!(client = %hex(msg.first().map_or(&[][..], |f| f.data())), "reply backlogged");
+        self.global.backlogged += 1;
+        let pending = Pending {
+            bytes: payload(&msg),
+            msg,
+            service: count.map(Into::into),
+        };
+        self.clients.push(pending, ctx.now());
+        if self.clients.timer.is_none() {
+            let timer = ctx.add_timer(FLUSH_INTERVAL, 0, |core: &mut Core, ctx, _| {
+                core.flush_backlogs(ctx)
+            });
+            self.clients.timer = Some(timer);
+        }
+        Ok(())
+    }
+
+    fn tally(&mut self, service: Option<&[u8]>, field: Field) -> zmsg::Result<()> {
+        match service {
+            Some(service) => self.bump(service, field),
+            None => self.total.bump(field),
+        }
+        Ok(())
+    }
+
+    /// Retries every client backlog (oldest reply first); drops the backlogs of clients that are
+    /// gone or took nothing for the backlog timeout; stops the retry timer when none is left.
+    pub fn flush_backlogs(&mut self, ctx: &mut Ctx) -> zmsg::Result<()> {
+        if self.clients.any_backlog() {
+            let socket = self.router(ctx)?;
+            let now = Instant::now();
+            let timeout = self.settings.client_backlog_timeout;
+            let (services, total, global) = (&mut self.services, &mut self.total, &mut self.global);
+            self.clients
+                .flush(socket, now, timeout, |service, outcome| {
+                    let field = match outcome {
+                        Outcome::Delivered => Field::Replies,
+                        Outcome::Unreachable => {
+                            global.backlog_unreachable += 1;
+                            Field::Drops
+                        }
+                        Outcome::TimedOut => {
+                            global.backlog_timeouts += 1;
+                            Field::Drops
+                        }
+                    };
+                    total.bump(field);
+                    if let Some(record) = service.and_then(|name| services.get_mut(name)) {
+                        record.counters.bump(field);
+                    }
+                })?;
+        }
+        if !self.clients.any_backlog() {
+            if let Some(timer) = self.clients.timer.take() {
+                ctx.remove_timer(timer);
+            }
+        }
+        Ok(())
+    }
+
+    /// Refuses a client request at once with `"" , "MDPC01" , "mmi.refused" , code , service ,
+    /// body...` (the body goes back to the client, so it can tell which request and retry).
+    /// The refusal is not backlogged: if the client's pipe is full it is lost (still counted).
+    fn refuse(
+        &mut self,
+        ctx: &mut Ctx,
+        client: ZFrame,
+        service: &[u8],
+        mut body: ZMsg,
+        code: &str,
+    ) -> zmsg::Result<()> {
+        debug!(client = %hex(client.data()), service = %String::from_utf8_lossy(service), code, "request refused");
+        self.bump(service, Field::Refused);
+        body.push(service);
+        body.push(code);
+        body.push(REFUSED);
+        body.push(CLIENT);
+        body.push_frame(ZFrame::new());
+        body.push_frame(client);
+        self.send(ctx, &mut body).map(drop)
     }
 
     // ---------------------------------------------------------------- input
@@ -182,9 +292,12 @@ impl Core {
             };
             match received {
                 Ok(msg) => self.handle(ctx, msg)?,
-                Err(Error::Again) => return Ok(()),
+                Err(Error::Again) => break,
                 Err(err) => return Err(err),
             }
+        }
+        if self.clients.any_backlog() {
+            self.flush_backlogs(ctx)?;
         }
         Ok(())
     }
@@ -227,10 +340,24 @@ impl Core {
         if service.is_empty() {
             return self.invalid(&client, "client request for an empty service name");
         }
+        let admitted = self.clients.admit(
+            client.data(),
+            self.settings.max_client_backlog,
+            self.settings.max_client_backlog_bytes,
+            ctx.now(),
+        );
+        if !admitted {
+            self.total.requests += 1;
+            if let Some(record) = self.services.get_mut(service.data()) {
+                record.counters.requests += 1;
+            }
+            return self.refuse(ctx, client, service.data(), msg, CLIENT_FULL);
+        }
         if is_mmi(service.data()) {
             self.global.mmi += 1;
+            self.clients.settle(client.data());
             let reply = self.mmi(service.data(), &msg);
-            return self.send_to_client(ctx, client, service, reply).map(drop);
+            return self.deliver(ctx, client, service, reply, None);
         }
         let mut target: Option<Route> = None;
         if let Some(hooks) = self.hooks.as_mut() {
@@ -242,16 +369,16 @@ impl Core {
             match action {
                 HookAction::Forward => {}
                 HookAction::Drop => {
+                    self.clients.settle(client.data());
                     self.bump(service.data(), Field::Requests);
                     self.bump(service.data(), Field::Drops);
                     return Ok(());
                 }
                 HookAction::Answer(body) => {
+                    self.clients.settle(client.data());
                     self.bump(service.data(), Field::Requests);
                     let name = service.clone();
-                    let sent = self.send_to_client(ctx, client, name, body)?;
-                    self.bump(service.data(), delivered(sent));
-                    return Ok(());
+                    return self.deliver(ctx, client, name, body, Some(service.data()));
                 }
                 HookAction::Redirect(route) => target = Some(route),
             }
@@ -303,10 +430,10 @@ impl Core {
             self.total.requests += 1;
         }
         if record.requests.len() >= self.settings.max_queue {
-            record.counters.drops += 1;
-            self.total.drops += 1;
-            debug!(service = %String::from_utf8_lossy(service), "queue full, request dropped");
-            return Ok(());
+            debug!(service = %String::from_utf8_lossy(service), "queue full, request refused");
+            self.clients.settle(request.client.data());
+            let asked = request.reply_service.as_deref().unwrap_or(service).to_vec();
+            return self.refuse(ctx, request.client, &asked, request.body, QUEUE_FULL);
         }
         record.requests.push_back(request);
         self.dispatch(ctx, service)
@@ -320,20 +447,24 @@ impl Core {
         identity: &[u8],
         request: Request,
     ) -> zmsg::Result<()> {
-        let Some(&key) = self.by_identity.get(identity) else {
+        let Some(worker) = self
+            .by_identity
+            .get(identity)
+            .and_then(|key| self.workers.get(key).map(|worker| (*key, worker)))
+        else {
             self.total.drops += 1;
+            self.clients.settle(request.client.data());
             debug!(worker = %hex(identity), "redirect to an unknown worker, request dropped");
             return Ok(());
         };
-        let Some(worker) = self.workers.get(&key) else {
-            return Ok(());
-        };
+        let (key, worker) = worker;
         if worker.idle_token.is_some() {
             return self.send_request(ctx, key, request);
         }
         let service = worker.service.clone();
-        if let Some(record) = self.services.get_mut(&service) {
-            record.requests.push_front(request);
+        match self.services.get_mut(&service) {
+            Some(record) => record.requests.push_front(request),
+            None => self.clients.settle(request.client.data()),
         }
         self.dispatch(ctx, &service)
     }
@@ -378,7 +509,8 @@ impl Core {
         for frame in request.body.iter() {
             msg.append_frame(frame.clone());
         }
-        if self.send(ctx, &mut msg)? {
+        // A worker's pipe is only full if it stopped reading: treat it as unreachable.
+        if self.send(ctx, &mut msg)? == Sent::Yes {
             if let Some(worker) = self.workers.get_mut(&key) {
                 worker.current = Some(request);
                 worker.idle_token = None;
@@ -388,8 +520,9 @@ impl Core {
         }
         let service = self.workers.get(&key).map(|w| w.service.clone());
         self.forget_worker(ctx, key, Gone::Unreachable)?;
-        if let Some(record) = service.and_then(|s| self.services.get_mut(&s)) {
-            record.requests.push_front(request);
+        match service.and_then(|s| self.services.get_mut(&s)) {
+            Some(record) => record.requests.push_front(request),
+            None => self.clients.settle(request.client.data()),
         }
         Ok(())
     }
@@ -551,11 +684,17 @@ impl Core {
             match action {
                 HookAction::Forward => {}
                 HookAction::Drop => {
+                    self.clients.settle(to.data());
                     self.bump(&worker_service, Field::Drops);
                     return self.worker_idle(ctx, key);
                 }
                 HookAction::Answer(body) => msg = body,
-                HookAction::Redirect(Route::Peer(client)) => to = ZFrame::from(client),
+                HookAction::Redirect(Route::Peer(client)) => {
+                    self.clients.settle(to.data());
+                    to = ZFrame::from(client);
+                    self.worker_idle(ctx, key)?;
+                    return self.deliver(ctx, to, service_frame, msg, Some(&worker_service));
+                }
                 HookAction::Redirect(Route::Service(other)) => {
                     let next = Request {
                         client: to,
@@ -568,8 +707,8 @@ impl Core {
                 }
             }
         }
-        let sent = self.send_to_client(ctx, to, service_frame, msg)?;
-        self.bump(&worker_service, delivered(sent));
+        self.clients.settle(to.data());
+        self.deliver(ctx, to, service_frame, msg, Some(&worker_service))?;
         self.worker_idle(ctx, key)
     }
 
@@ -591,6 +730,9 @@ impl Core {
         self.total.bump(field);
         let resend = worker.current.take();
         let Some(record) = self.services.get_mut(&worker.service) else {
+            if let Some(request) = resend {
+                self.clients.settle(request.client.data());
+            }
             return Ok(());
         };
         record.counters.bump(field);
@@ -647,16 +789,24 @@ impl Core {
             self.forget_worker(ctx, key, Gone::Unreachable)?;
         }
         self.expire_requests(ctx.now());
+        self.clients.sweep();
         Ok(())
     }
 
     /// Discards queued requests past their deadline and forgets services with nothing left.
     fn expire_requests(&mut self, now: Instant) {
         let mut expired_total = 0;
+        let clients = &mut self.clients;
         self.services.retain(|name, service| {
             if !service.requests.is_empty() {
                 let before = service.requests.len();
-                service.requests.retain(|request| request.deadline > now);
+                service.requests.retain(|request| {
+                    let keep = request.deadline > now;
+                    if !keep {
+                        clients.settle(request.client.data());
+                    }
+                    keep
+                });
                 let expired = (before - service.requests.len()) as u64;
                 if expired > 0 {
                     debug!(service = %String::from_utf8_lossy(name), expired, "requests expired");
@@ -677,15 +827,6 @@ impl Core {
                 return;
             }
         }
-    }
-}
-
-/// The counter for a reply that was (or was not) delivered.
-fn delivered(sent: bool) -> Field {
-    if sent {
-        Field::Replies
-    } else {
-        Field::Drops
     }
 }
 

@@ -54,6 +54,12 @@ impl Core {
                                 ("unexpected", self.global.unexpected),
                                 ("mmi", self.global.mmi),
                                 ("workers", self.workers.len() as u64),
+                                ("clients", self.clients.map.len() as u64),
+                                ("backlog_replies", self.clients.replies as u64),
+                                ("backlog_bytes", self.clients.bytes as u64),
+                                ("backlogged", self.global.backlogged),
+                                ("backlog_unreachable", self.global.backlog_unreachable),
+                                ("backlog_timeouts", self.global.backlog_timeouts),
                             ] {
                                 reply.append(format!("{key}={value}"));
                             }

@@ -15,6 +15,7 @@
 //! # Ok::<(), zmsg::Error>(())
 //! ```
 
+mod clients;
 mod core;
 pub mod hooks;
 mod mmi;
@@ -40,8 +41,18 @@ use crate::protocol::{DEFAULT_HEARTBEAT_MS, DEFAULT_LIVENESS};
 
 /// How long queued requests wait for a worker by default.
 pub const DEFAULT_REQUEST_EXPIRY: Duration = Duration::from_secs(30);
-/// How many requests one service queue holds by default before new ones are dropped.
+/// How many requests one service queue holds by default before new ones are refused.
 pub const DEFAULT_MAX_QUEUE: usize = 100_000;
+/// How many requests one client may have in flight plus replies backlogged, by default.
+pub const DEFAULT_MAX_CLIENT_BACKLOG: usize = 100_000;
+/// How many payload bytes one client's reply backlog may hold before its requests are refused.
+pub const DEFAULT_MAX_CLIENT_BACKLOG_BYTES: usize = 64 << 20;
+/// How long a client may take nothing before its reply backlog is dropped, by default.
+pub const DEFAULT_CLIENT_BACKLOG_TIMEOUT: Duration = Duration::from_secs(30);
+/// The ROUTER's send high-water mark (messages per peer), by default.
+pub const DEFAULT_ROUTER_SNDHWM: i32 = 10_000;
+/// The ROUTER's receive high-water mark (messages per peer), by default.
+pub const DEFAULT_ROUTER_RCVHWM: i32 = 1_000;
 
 /// How a broker is set up.
 #[derive(Debug, Clone)]
@@ -55,8 +66,25 @@ pub struct BrokerConfig {
     /// How long a request may wait in a queue for a worker (default 30 s); the client gets no
     /// answer for an expired request. Checked once per heartbeat interval.
     pub request_expiry: Duration,
-    /// Requests one service queue holds before new ones are dropped (default 100 000).
+    /// Requests one service queue holds before new ones are refused with `mmi.refused` `503`
+    /// (default 100 000).
     pub max_queue: usize,
+    /// Requests one client may have in flight (queued or at a worker) plus replies waiting in
+    /// its backlog; beyond it the client's requests are refused with `mmi.refused` `429`
+    /// (default 100 000). This bounds the client's backlog too.
+    pub max_client_backlog: usize,
+    /// Payload bytes one client's reply backlog may hold before its requests are refused
+    /// (default 64 MiB).
+    pub max_client_backlog_bytes: usize,
+    /// How long a client's backlog may stay stuck (the client takes nothing) before it is
+    /// dropped and counted (default 30 s).
+    pub client_backlog_timeout: Duration,
+    /// The ROUTER's `ZMQ_SNDHWM`: messages libzmq queues per peer before a send to it reports
+    /// a full pipe (default 10 000).
+    pub router_sndhwm: i32,
+    /// The ROUTER's `ZMQ_RCVHWM`: messages libzmq reads ahead per peer before it stops reading
+    /// that peer's connection (default 1000).
+    pub router_rcvhwm: i32,
     /// When set, the ROUTER is a CURVE server with this certificate (public and secret key).
     pub curve: Option<ZCert>,
     /// A ZAP domain for the ROUTER, for use with a ZAP handler such as `zmsg::auth::ZAuth`.
@@ -88,6 +116,11 @@ impl Default for BrokerConfig {
             liveness: DEFAULT_LIVENESS,
             request_expiry: DEFAULT_REQUEST_EXPIRY,
             max_queue: DEFAULT_MAX_QUEUE,
+            max_client_backlog: DEFAULT_MAX_CLIENT_BACKLOG,
+            max_client_backlog_bytes: DEFAULT_MAX_CLIENT_BACKLOG_BYTES,
+            client_backlog_timeout: DEFAULT_CLIENT_BACKLOG_TIMEOUT,
+            router_sndhwm: DEFAULT_ROUTER_SNDHWM,
+            router_rcvhwm: DEFAULT_ROUTER_RCVHWM,
             curve: None,
             zap_domain: None,
             stats_interval: Some(Duration::from_secs(60)),
@@ -126,6 +159,8 @@ impl Broker {
         }
         let router = ZSocket::new(SocketType::Router)?;
         router.set_router_mandatory(true)?;
+        router.set_sndhwm(config.router_sndhwm)?;
+        router.set_rcvhwm(config.router_rcvhwm)?;
         let public_key = match &config.curve {
             Some(cert) => {
                 router.set_curve_server(true)?;
@@ -146,6 +181,9 @@ impl Broker {
         let settings = Settings {
             request_expiry: config.request_expiry,
             max_queue: config.max_queue.max(1),
+            max_client_backlog: config.max_client_backlog.max(1),
+            max_client_backlog_bytes: config.max_client_backlog_bytes.max(1),
+            client_backlog_timeout: config.client_backlog_timeout,
         };
         let mut zloop = ZLoop::new(Core::new(settings));
         let (core, ctx) = zloop.parts();
