@@ -280,6 +280,61 @@ def remove_quietly(path):
 
 
 # ----------------------------------------------------------------------------------------------
+# Instruction counts: callgrind counts the instructions a run executes, which other load on the
+# machine does not change. Running each inproc program with two counts and dividing the
+# difference by the difference of the counts gives instructions per message (or round trip),
+# start-up and shut-down cancelled out.
+
+CALLGRIND_SIZES = [1, 256, 65536]
+CALLGRIND_COUNTS = {"thr": (50_000, 100_000), "lat": (5_000, 10_000)}
+CALLGRIND_RE = re.compile(r"Collected : (\d+)")
+
+
+def callgrind_instructions(program, size, count):
+    proc = subprocess.run(["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
+                           str(program), str(size), str(count)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=600)
+    match = CALLGRIND_RE.search(proc.stderr)
+    return int(match.group(1)) if match else None
+
+
+def instruction_counts(tools, sizes):
+    rows = []
+    for kind in KINDS:
+        for size in sizes:
+            row = {"kind": kind, "size": size}
+            small, large = CALLGRIND_COUNTS[kind]
+            for impl in IMPLS:
+                # Thread wake-ups vary a little from run to run: take the median of three.
+                program = tools[impl][f"inproc_{kind}"]
+                values = []
+                for _ in range(3):
+                    a = callgrind_instructions(program, size, small)
+                    b = callgrind_instructions(program, size, large)
+                    if a and b:
+                        values.append((b - a) / (large - small))
+                row[impl] = statistics.median(values) if values else None
+            row["ratio"] = row["zmsg"] / row["c"] if row["c"] and row["zmsg"] else None
+            log(f"callgrind inproc_{kind} {human_size(size)}: C {row['c']}, zmsg {row['zmsg']}")
+            rows.append(row)
+    return rows
+
+
+def instructions_markdown(rows):
+    lines = ["**Instructions per message** (inproc, sender + receiver; per round trip for latency), "
+             "counted by callgrind (median of 3): independent of the machine's load", "",
+             "| test | size | C | zmsg | ratio |", "|---|---:|---:|---:|---:|"]
+    for row in rows:
+        name = "throughput" if row["kind"] == "thr" else "latency"
+        c = f"{row['c']:,.0f}" if row["c"] else "n/a"
+        z = f"{row['zmsg']:,.0f}" if row["zmsg"] else "n/a"
+        lines.append(f"| {name} | {human_size(row['size'])} | {c} | {z} | {fmt_ratio(row['ratio'])} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
 # Reporting
 
 
@@ -322,6 +377,14 @@ def summarize(results):
         c_med = statistics.median(c_runs) if c_runs else None
         z_med = statistics.median(z_runs) if z_runs else None
         ratio = z_med / c_med if c_med and z_med else None
+        # Two more views of the same runs, to tell noise from a real difference: the median of
+        # the per-run ratios (C and zmsg of one run ran back to back, under the same load), and
+        # the ratio of the best runs (least disturbed by other work on the machine).
+        pairs = [z / c for c, z in zip(runs["c"], runs["zmsg"]) if c and z]
+        paired = statistics.median(pairs) if pairs else None
+        best = None
+        if c_runs and z_runs:
+            best = (max(z_runs) / max(c_runs)) if kind == "thr" else (min(z_runs) / min(c_runs))
         if ratio is None:
             verdict = "n/a"
         elif kind == "thr":
@@ -329,7 +392,8 @@ def summarize(results):
         else:
             verdict = "ok" if ratio <= LAT_BAR else "MISS"
         rows.append({"transport": transport, "kind": kind, "size": size, "c": c_med,
-                     "zmsg": z_med, "ratio": ratio, "verdict": verdict,
+                     "zmsg": z_med, "ratio": ratio, "paired": paired, "best": best,
+                     "verdict": verdict,
                      "c_runs": runs["c"], "zmsg_runs": runs["zmsg"]})
     return rows
 
@@ -344,32 +408,41 @@ def tables_markdown(rows, runs):
     lines = []
     for kind, title, unit, bar in (("thr", "Throughput", "msg/s", f"bar: ratio >= {THR_BAR}"),
                                    ("lat", "Latency (one way)", "us", f"bar: ratio <= {LAT_BAR}")):
-        lines.append(f"**{title}**, {unit}, median of {runs} run(s); ratio = zmsg / C ({bar})")
+        lines.append(f"**{title}**, {unit}, median of {runs} run(s); ratio = zmsg / C of the "
+                     f"medians ({bar}); paired = median of the per-run ratios; best = ratio of "
+                     "the best runs")
         lines.append("")
-        lines.append("| transport | size | C | zmsg | ratio | |")
-        lines.append("|---|---:|---:|---:|---:|---|")
+        lines.append("| transport | size | C | zmsg | ratio | | paired | best |")
+        lines.append("|---|---:|---:|---:|---:|---|---:|---:|")
         for row in rows:
             if row["kind"] != kind:
                 continue
-            ratio = f"{row['ratio']:.3f}" if row["ratio"] else "n/a"
             lines.append(f"| {row['transport']} | {human_size(row['size'])} | "
                          f"{fmt_value(kind, row['c'])} | {fmt_value(kind, row['zmsg'])} | "
-                         f"{ratio} | {row['verdict']} |")
+                         f"{fmt_ratio(row['ratio'])} | {row['verdict']} | "
+                         f"{fmt_ratio(row['paired'])} | {fmt_ratio(row['best'])} |")
         lines.append("")
     return "\n".join(lines)
 
 
+def fmt_ratio(value):
+    return f"{value:.3f}" if value else "n/a"
+
+
 def print_tables(rows, runs):
     for kind, title in (("thr", "THROUGHPUT [msg/s]"), ("lat", "LATENCY [us, one way]")):
-        print(f"\n{title}  (median of {runs}; ratio = zmsg/C)")
-        print(f"{'transport':<9} {'size':>8} {'C':>14} {'zmsg':>14} {'ratio':>7}")
+        print(f"\n{title}  (median of {runs}; ratio = zmsg/C of the medians; paired = median "
+              "of per-run ratios; best = ratio of the best runs)")
+        print(f"{'transport':<9} {'size':>8} {'C':>14} {'zmsg':>14} {'ratio':>7} {'':4} "
+              f"{'paired':>7} {'best':>7}")
         for row in rows:
             if row["kind"] != kind:
                 continue
-            ratio = f"{row['ratio']:.3f}" if row["ratio"] else "n/a"
+            verdict = row["verdict"] if row["verdict"] != "ok" else ""
             print(f"{row['transport']:<9} {human_size(row['size']):>8} "
                   f"{fmt_value(kind, row['c']):>14} {fmt_value(kind, row['zmsg']):>14} "
-                  f"{ratio:>7}  {row['verdict'] if row['verdict'] != 'ok' else ''}")
+                  f"{fmt_ratio(row['ratio']):>7} {verdict:4} {fmt_ratio(row['paired']):>7} "
+                  f"{fmt_ratio(row['best']):>7}")
     sys.stdout.flush()
 
 
@@ -400,7 +473,10 @@ def plot(rows, info, transports, kinds, runs):
                     ys = [y * s * 8 / 1e6 for y, s in zip(ys, xs)]  # Mb/s reads better across sizes
                 ax.plot(xs, ys, **styles[impl])
             ax.set_xscale("log", base=2)
-            ax.set_yscale("log")
+            if kind == "thr":
+                ax.set_yscale("log")
+            else:
+                ax.set_ylim(bottom=0, top=max(max(r["c"], r["zmsg"]) for r in points) * 1.25)
             ax.set_xticks(sorted({r["size"] for r in points}))
             ax.set_xticklabels([human_size(r) for r in sorted({r["size"] for r in points})],
                                rotation=45, fontsize=8)
@@ -454,13 +530,16 @@ def update_doc(markdown, info, stamp):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=5, help="runs per point (median); default 5")
+    parser.add_argument("--runs", type=int, default=7, help="runs per point (median); default 7")
     parser.add_argument("--sizes", help="comma-separated message sizes in bytes")
     parser.add_argument("--transports", default=",".join(TRANSPORTS), help="tcp,ipc,inproc")
     parser.add_argument("--kinds", default=",".join(KINDS), help="thr,lat")
     parser.add_argument("--quick", action="store_true", help="1 run, sizes 1/256/4K/64K")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply message counts")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/ alone")
+    parser.add_argument("--callgrind", choices=["auto", "yes", "no"], default="auto",
+                        help="count instructions per message with valgrind (auto: full runs, "
+                             "when valgrind is installed)")
     parser.add_argument("--mdp", choices=["auto", "yes", "no"], default="auto",
                         help="also run the MDP broker benchmark (perf/src/bin/mdp_bench.rs)")
     args = parser.parse_args()
@@ -507,9 +586,18 @@ def main():
     rows = summarize(results)
     print_tables(rows, runs)
     markdown = tables_markdown(rows, runs)
+    want_callgrind = args.callgrind == "yes" or (
+        args.callgrind == "auto" and not args.quick and shutil.which("valgrind"))
+    instr_rows = []
+    if want_callgrind:
+        instr_rows = instruction_counts({"c": c_tools, "zmsg": rust_tools}, CALLGRIND_SIZES)
+        instr_md = instructions_markdown(instr_rows)
+        print("\n" + instr_md, flush=True)
+        markdown += "\n" + instr_md
     (OUT / "results.md").write_text(markdown)
     (OUT / "results.json").write_text(json.dumps(
-        {"machine": info, "when": stamp, "runs": runs, "rows": rows}, indent=1))
+        {"machine": info, "when": stamp, "runs": runs, "rows": rows,
+         "instructions": instr_rows}, indent=1))
     images = plot(rows, info, transports, kinds, runs)
     if update_docs:
         DOCS_IMG.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 //!
 //! Usage: `asyncsrv [SECONDS]` runs three clients and the server for SECONDS (default 5), each
 //! client printing the replies it gets, then stops everything. Ctrl-C stops it early.
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use zmsg::{
     actor::is_term, Error, Events, SendFlags, SocketType, ZActor, ZPoller, ZProxy, ZSocket,
 };
@@ -98,10 +98,11 @@ fn main() -> anyhow::Result<()> {
         .map(|_| ZActor::new(client_task))
         .collect::<zmsg::Result<Vec<_>>>()?;
     let server = ZActor::new(server_task)?;
-    // Run for a few seconds then quit (Ctrl-C interrupts the wait)
-    match server.poll(Events::POLLIN, Some(Duration::from_secs(seconds))) {
-        Ok(_) | Err(Error::Interrupted) => {}
-        Err(err) => return Err(err.into()),
+    // Run for a few seconds then quit, or on Ctrl-C (which may have come during start-up)
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    while !zmsg::interrupted() && Instant::now() < deadline {
+        let left = deadline.saturating_duration_since(Instant::now());
+        std::thread::sleep(left.min(Duration::from_millis(50)));
     }
     drop(server);
     drop(clients);

@@ -67,6 +67,22 @@ fn worker_task(pipe: ZSocket, me: &str) -> zmsg::Result<()> {
     }
 }
 
+/// Waits for the user to press Enter; false if Ctrl-C came first. (Reading stdin restarts after a
+/// signal, so the read runs on its own thread while this one watches for the interrupt.)
+fn wait_for_enter() -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::stdin().lock().read_line(&mut String::new());
+        let _ = tx.send(());
+    });
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !zmsg::interrupted() => {}
+            _ => return !zmsg::interrupted(),
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
     let mut args: Vec<String> = std::env::args().skip(1).collect();
@@ -99,7 +115,9 @@ fn main() -> anyhow::Result<()> {
 
     // Get the user to tell us when we can start...
     println!("Press Enter when all brokers are started: ");
-    std::io::stdin().lock().read_line(&mut String::new())?;
+    if !wait_for_enter() {
+        return Ok(());
+    }
     let deadline = seconds.map(|s| Instant::now() + s);
 
     // Start the local workers and clients

@@ -13,6 +13,9 @@ fn main() -> anyhow::Result<()> {
     subscriber.set_subscribe(b"")?;
     // 0MQ is so fast, we need to wait a while...
     std::thread::sleep(Duration::from_secs(1));
+    if zmsg::interrupted() {
+        return Ok(());
+    }
 
     let run = || -> zmsg::Result<u64> {
         // Second, synchronise with the publisher

@@ -12,6 +12,9 @@ fn main() -> anyhow::Result<()> {
     receiver.bind("tcp://*:5558")?;
 
     let run = || -> zmsg::Result<()> {
+        if zmsg::interrupted() {
+            return Err(Error::Interrupted); // Ctrl-C during start-up
+        }
         receiver.recv_frame()?; // Wait for the start of the batch
         let start = Instant::now();
         for task_nbr in 0..100 {

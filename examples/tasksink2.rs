@@ -16,6 +16,9 @@ fn main() -> anyhow::Result<()> {
     controller.bind("tcp://*:5559")?;
 
     let run = || -> zmsg::Result<()> {
+        if zmsg::interrupted() {
+            return Err(Error::Interrupted); // Ctrl-C during start-up
+        }
         receiver.recv_frame()?; // Wait for the start of the batch
         let start = Instant::now();
         for task_nbr in 0..100 {

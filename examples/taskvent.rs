@@ -5,6 +5,22 @@
 use std::io::BufRead;
 use zmsg::{SocketType, ZContext};
 
+/// Waits for the user to press Enter; false if Ctrl-C came first. (Reading stdin restarts after a
+/// signal, so the read runs on its own thread while this one watches for the interrupt.)
+fn wait_for_enter() -> bool {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = std::io::stdin().lock().read_line(&mut String::new());
+        let _ = tx.send(());
+    });
+    loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if !zmsg::interrupted() => {}
+            _ => return !zmsg::interrupted(),
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
     // Dropping this context at the end waits (up to the linger) until every task has left.
@@ -17,9 +33,7 @@ fn main() -> anyhow::Result<()> {
     sink.connect("tcp://localhost:5558")?;
 
     println!("Press Enter when the workers are ready: ");
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if zmsg::interrupted() {
+    if !wait_for_enter() {
         return Ok(());
     }
     println!("Sending tasks to workers...");

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mdp::protocol::{CLIENT, WORKER};
 use mdp::{Broker, BrokerConfig, BrokerHandle, Stats};
-use zmsg::{Events, SocketType, ZFrame, ZSocket};
+use zmsg::{Events, SocketType, ZFrame, ZMsg, ZSocket};
 
 /// The bound on every wait for something that should happen.
 const WAIT: Duration = Duration::from_secs(30);
@@ -130,10 +130,32 @@ fn echo_loop(socket: &ZSocket, service: &str, stop: &AtomicBool) -> u64 {
     served
 }
 
+/// Request body size in the 100 000-request test: an 8-byte sequence number and padding, so
+/// that the replies outgrow the pipes and kernel socket buffers and the backlog is really used.
+const BODY: usize = 512;
+/// Request body size in the tests with tight limits (`LIMIT` such replies exceed the kernel's
+/// socket buffers on loopback).
+const BIG_BODY: usize = 4096;
+
 fn request(socket: &ZSocket, service: &str, seq: u64) {
+    request_sized(socket, service, seq, BODY);
+}
+
+fn request_sized(socket: &ZSocket, service: &str, seq: u64, size: usize) {
+    let mut body = vec![0u8; size];
+    body[..8].copy_from_slice(&seq.to_be_bytes());
     socket
-        .send_multipart([&b""[..], CLIENT, service.as_bytes(), &seq.to_be_bytes()])
+        .send_multipart([&b""[..], CLIENT, service.as_bytes(), &body])
         .unwrap();
+}
+
+/// A client DEALER with small receive buffers (libzmq pipe and kernel), so that its pipe at the
+/// broker fills quickly when it does not read.
+fn slow_reader(endpoint: &str) -> ZSocket {
+    dealer(endpoint, |s| {
+        s.set_rcvhwm(100).unwrap();
+        s.set_rcvbuf(4096).unwrap();
+    })
 }
 
 /// What a client can receive from the broker.
@@ -146,7 +168,11 @@ enum Answer {
 }
 
 fn seq_of(frame: &[u8]) -> u64 {
-    u64::from_be_bytes(frame.try_into().expect("an 8-byte sequence number"))
+    assert!(
+        frame.len() == BODY || frame.len() == BIG_BODY,
+        "the body comes back whole"
+    );
+    u64::from_be_bytes(frame[..8].try_into().expect("an 8-byte sequence number"))
 }
 
 /// The next message for a client, within `timeout`.
@@ -202,10 +228,17 @@ fn pipelined_100k(transport: Transport) {
     let workers = EchoWorkers::start(&endpoint, "echo", 4);
     wait_workers(&broker, 4);
 
-    let client = dealer(&endpoint, |_| {});
+    let client = slow_reader(&endpoint);
     for seq in 0..N {
         request(&client, "echo", seq);
     }
+    // The worst case for the broker: every request answered before the client reads anything.
+    let stats = wait_stats(&broker, "every request is answered", |s| s.in_flight == 0);
+    assert_eq!(stats.total.requests, N, "{stats}");
+    assert!(
+        stats.backlog_replies > 0,
+        "replies wait in the backlog: {stats}"
+    );
     let mut seen = vec![false; N as usize];
     for n in 0..N {
         match answer(&client, "echo", WAIT) {
@@ -256,7 +289,6 @@ const LIMIT: usize = 2_000;
 fn tight(config: &mut BrokerConfig) {
     config.max_client_backlog = LIMIT;
     config.router_sndhwm = 100;
-    config.heartbeat = Duration::from_millis(100);
 }
 
 fn reader_that_never_reads(transport: Transport) {
@@ -265,9 +297,9 @@ fn reader_that_never_reads(transport: Transport) {
     let workers = EchoWorkers::start(&endpoint, "echo", 4);
     wait_workers(&broker, 4);
 
-    let greedy = dealer(&endpoint, |s| s.set_rcvhwm(100).unwrap());
+    let greedy = slow_reader(&endpoint);
     for seq in 0..N {
-        request(&greedy, "echo", seq);
+        request_sized(&greedy, "echo", seq, BIG_BODY);
         if seq % 1_000 == 999 {
             let stats = broker.stats().unwrap();
             assert!(
@@ -282,7 +314,7 @@ fn reader_that_never_reads(transport: Transport) {
     });
     assert!(stats.backlog_replies > 0, "{stats}");
     assert!(stats.backlog_replies <= LIMIT, "{stats}");
-    assert!(stats.backlog_bytes <= LIMIT * 64, "{stats}");
+    assert!(stats.backlog_bytes <= LIMIT * (BIG_BODY + 32), "{stats}");
     assert!(
         stats.total.refused > 0,
         "the greedy client was refused: {stats}"
@@ -349,9 +381,9 @@ fn client_leaves_with_replies_pending(transport: Transport) {
     let workers = EchoWorkers::start(&endpoint, "echo", 4);
     wait_workers(&broker, 4);
 
-    let leaver = dealer(&endpoint, |s| s.set_rcvhwm(100).unwrap());
+    let leaver = slow_reader(&endpoint);
     for seq in 0..N {
-        request(&leaver, "echo", seq);
+        request_sized(&leaver, "echo", seq, BIG_BODY);
     }
     let before = wait_stats(
         &broker,
@@ -399,9 +431,9 @@ fn stalled_backlog_times_out(transport: Transport) {
     let workers = EchoWorkers::start(&endpoint, "echo", 2);
     wait_workers(&broker, 2);
     // Connected, never reads: the backlog is dropped after the timeout, and counted.
-    let staller = dealer(&endpoint, |s| s.set_rcvhwm(10).unwrap());
+    let staller = slow_reader(&endpoint);
     for seq in 0..3_000 {
-        request(&staller, "echo", seq);
+        request_sized(&staller, "echo", seq, BIG_BODY);
     }
     let stats = wait_stats(&broker, "the stuck backlog is dropped", |s| {
         s.global.backlog_timeouts > 0 && s.backlog_replies == 0 && s.in_flight == 0
@@ -445,5 +477,35 @@ fn full_service_queue_refuses_with_503() {
     for seq in 0..3 {
         assert_eq!(answer(&client, "nobody", WAIT), Some(Answer::Reply(seq)));
     }
+    workers.stop();
+}
+
+#[test]
+fn async_client_turns_a_refusal_into_a_typed_error() {
+    let (broker, endpoint, _dir) = spawn(Transport::Ipc, |config| config.max_queue = 1);
+    let mut client = mdp::AsyncClient::connect(&endpoint, mdp::ClientConfig::default()).unwrap();
+    client.set_timeout(WAIT);
+    for text in ["queued", "refused"] {
+        client.send("nobody", ZMsg::from_iter([text])).unwrap();
+    }
+    match client.recv() {
+        Err(mdp::Error::Refused {
+            service,
+            code,
+            mut body,
+        }) => {
+            assert_eq!(service, "nobody");
+            assert_eq!(code, "503");
+            assert_eq!(body.pop_str().unwrap(), "refused");
+            assert!(body.is_empty());
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert_eq!(broker.stats().unwrap().total.refused, 1);
+    // The queued request is served once a worker comes.
+    let workers = EchoWorkers::start(&endpoint, "nobody", 1);
+    let (service, mut body) = client.recv().unwrap();
+    assert_eq!(service, "nobody");
+    assert_eq!(body.pop_str().unwrap(), "queued");
     workers.stop();
 }

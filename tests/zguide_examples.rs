@@ -593,3 +593,71 @@ fn peering3() {
     // Bounded by time, it stops by itself.
     Proc::spawn_in("peering3", &["--seconds", "1", "DC3"], Some(dir.path())).success();
 }
+
+// ---- Ctrl-C ----
+
+/// True once the process has a handler for SIGINT (read from /proc, so Linux only).
+#[cfg(target_os = "linux")]
+fn catches_sigint(pid: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (2 - 1)) != 0) // SIGINT is signal 2
+}
+
+/// Every example that would run forever (or wait for partners) ends cleanly on Ctrl-C.
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_ends_every_long_running_example() {
+    let _ports = fixed_ports();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let table: &[(&str, &[&str])] = &[
+        ("hwserver", &[]),
+        ("hwclient", &[]),
+        ("wuserver", &[]),
+        ("wuclient", &[]),
+        ("taskvent", &[]),
+        ("taskwork", &[]),
+        ("tasksink", &[]),
+        ("msreader", &[]),
+        ("mspoller", &[]),
+        ("rrclient", &[]),
+        ("rrworker", &[]),
+        ("rrbroker", &[]),
+        ("msgqueue", &[]),
+        ("wuproxy", &[]),
+        ("taskwork2", &[]),
+        ("tasksink2", &[]),
+        ("interrupt", &[]),
+        ("mtserver", &[]),
+        ("syncpub", &[]),
+        ("syncsub", &[]),
+        ("psenvpub", &[]),
+        ("psenvsub", &[]),
+        ("rtreq", &["600"]),
+        ("rtdealer", &["600"]),
+        ("lbbroker3", &[]),
+        ("asyncsrv", &["600"]),
+        ("peering1", &["DC1", "DC2"]),
+        ("peering2", &["DC1", "DC2"]),
+        ("peering3", &["DC1", "DC2"]),
+    ];
+    for &(name, args) in table {
+        let program = Proc::spawn_in(name, args, Some(dir.path()));
+        let pid = program.child.id();
+        assert!(
+            support::wait_until(LIMIT, || catches_sigint(pid)),
+            "{name} never installed its handler"
+        );
+        program.interrupt();
+        let (status, output) = program.finish();
+        assert!(
+            status.success(),
+            "{name} ended with {status} on Ctrl-C: {output}"
+        );
+    }
+}

@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use zmsg::{Events, SendFlags, SocketType, ZMsg, ZSocket};
 
-use crate::client::{apply_curve, client_request, parse_client_reply, remaining, ClientConfig};
+use crate::client::{
+    apply_curve, client_request, parse_client_reply, refusal, remaining, ClientConfig,
+};
 use crate::error::{Error, Result};
 
 /// An asynchronous MDP/0.1 client over a DEALER socket.
@@ -44,13 +46,18 @@ use crate::error::{Error, Result};
 /// block it keeps draining while it waits for room, up to the configured timeout. `recv` serves
 /// that queue first. The queue grows with the number of unread replies.
 ///
+/// **Refusals.** A broker that is over a flow-control limit (its queue for the service is full,
+/// or this client has too many requests in flight and replies waiting) answers
+/// `mmi.refused`; `recv` returns it as [`Error::Refused`] with the refused request's body, in
+/// the place of that request's reply.
+///
 /// The reply timeout of [`AsyncClient::recv`] and the send timeout are
 /// [`ClientConfig::timeout`]; `retries` is not used.
 pub struct AsyncClient {
     endpoint: String,
     config: ClientConfig,
     socket: ZSocket,
-    queue: VecDeque<(String, ZMsg)>,
+    queue: VecDeque<Result<(String, ZMsg)>>,
     in_flight: usize,
 }
 
@@ -139,7 +146,7 @@ impl AsyncClient {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(reply) = self.queue.pop_front() {
-                return Ok(reply);
+                return reply;
             }
             let ready = self
                 .socket
@@ -157,7 +164,7 @@ impl AsyncClient {
         if self.queue.is_empty() {
             self.drain()?;
         }
-        Ok(self.queue.pop_front())
+        self.queue.pop_front().transpose()
     }
 
     /// Moves every reply waiting on the socket into the queue, without blocking. Invalid
@@ -170,10 +177,14 @@ impl AsyncClient {
                 Err(err) => return Err(err.into()),
             };
             match parse_client_reply(msg) {
+                Ok((service, body)) if service.eq_bytes(crate::protocol::REFUSED) => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.queue.push_back(Err(refusal(body)));
+                }
                 Ok((service, body)) => {
                     let service = String::from_utf8_lossy(service.data()).into_owned();
                     self.in_flight = self.in_flight.saturating_sub(1);
-                    self.queue.push_back((service, body));
+                    self.queue.push_back(Ok((service, body)));
                 }
                 Err(err) => tracing::warn!(%err, "dropping an invalid reply"),
             }

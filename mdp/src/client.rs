@@ -253,6 +253,9 @@ impl Client {
                 Ok((got_service, body)) if got_service.eq_bytes(service.as_bytes()) => {
                     return Ok(Attempt::Reply(body))
                 }
+                Ok((got_service, body)) if got_service.eq_bytes(protocol::REFUSED) => {
+                    return Err(refusal(body))
+                }
                 Ok((got_service, _)) => tracing::warn!(
                     expected = service,
                     got = %String::from_utf8_lossy(got_service.data()),
@@ -311,6 +314,17 @@ pub(crate) fn parse_client_reply(mut msg: ZMsg) -> Result<(ZFrame, ZMsg)> {
     }
     let service = msg.pop_frame().unwrap_or_default();
     Ok((service, msg))
+}
+
+/// The typed error for a broker refusal, from its body `code , service , request body...`.
+pub(crate) fn refusal(mut body: ZMsg) -> Error {
+    let code = body.pop_str().unwrap_or_default();
+    let service = body.pop_str().unwrap_or_default();
+    Error::Refused {
+        service,
+        code,
+        body,
+    }
 }
 
 /// Sets CURVE client options on `socket`: the broker's public key and this peer's certificate

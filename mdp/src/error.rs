@@ -23,6 +23,18 @@ pub enum Error {
     /// A message broke the MDP/0.1 rules (bad header, unknown command, missing frames, ...).
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The broker refused the request (flow control, an `mmi.refused` answer): `code` `"503"`
+    /// when the service's queue is full, `"429"` when this client has too many requests in
+    /// flight and replies waiting. `body` is the refused request's body; retry later.
+    #[error("the broker refused a request for {service:?} (code {code})")]
+    Refused {
+        /// The service the request was for.
+        service: String,
+        /// `"503"` (service queue full) or `"429"` (client over its limit).
+        code: String,
+        /// The body of the refused request.
+        body: zmsg::ZMsg,
+    },
     /// A configuration value or argument that cannot be used.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
@@ -48,7 +60,10 @@ impl From<zmsg::Error> for Error {
 impl Error {
     /// True for the errors a caller may retry later (timeouts and a missing broker).
     pub fn is_transient(&self) -> bool {
-        matches!(self, Error::Timeout | Error::BrokerGone(_))
+        matches!(
+            self,
+            Error::Timeout | Error::BrokerGone(_) | Error::Refused { .. }
+        )
     }
 }
 

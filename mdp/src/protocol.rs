@@ -18,6 +18,10 @@ pub const CLIENT: &[u8] = b"MDPC01";
 pub const WORKER: &[u8] = b"MDPW01";
 /// The prefix of the service names the broker answers itself (RFC 8, MMI).
 pub const MMI_PREFIX: &[u8] = b"mmi.";
+/// The service frame of a broker refusal (flow control, `docs/mdp.md`): the reply body is
+/// `code` (`"503"` service queue full, `"429"` client over its limit), the asked service, then the
+/// refused request's body.
+pub const REFUSED: &[u8] = b"mmi.refused";
 
 /// The defaults of the zguide and of this crate: heartbeat every 2.5 s, peer dead after 3 missed.
 pub const DEFAULT_HEARTBEAT_MS: u64 = 2500;

@@ -14,7 +14,18 @@ fn bin(name: &str) -> Command {
         "inproc_lat" => env!("CARGO_BIN_EXE_inproc_lat"),
         other => panic!("no such program {other}"),
     };
-    let mut command = Command::new(path);
+    // Under an emulator (scripts/cross-runner exports ZMSG_TEST_RUNNER, e.g. `qemu-aarch64 -L
+    // /usr/aarch64-linux-gnu`) the program is started through it, as cargo starts this test.
+    let runner = std::env::var("ZMSG_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    let mut command = match words.next() {
+        Some(emulator) => {
+            let mut command = Command::new(emulator);
+            command.args(words).arg(path);
+            command
+        }
+        None => Command::new(path),
+    };
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     command
 }

@@ -111,8 +111,11 @@ impl ZActor {
     }
 
     fn stop(&mut self) -> Result<()> {
-        if let Some(pipe) = &self.pipe {
-            // The actor may have ended already; then the send just goes nowhere.
+        // An actor that has returned already has closed its end: a send would only wait out the
+        // timeout (CZMQ's zactor_destroy returns at once then, and so do we).
+        let finished = self.thread.as_ref().is_some_and(JoinHandle::is_finished);
+        if let (Some(pipe), false) = (&self.pipe, finished) {
+            // The actor may end meanwhile; then the send just goes nowhere.
             let _ = pipe.set_sndtimeo(1000);
             let _ = pipe.send_str("$TERM");
         }

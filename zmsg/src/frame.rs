@@ -128,6 +128,7 @@ impl ZFrame {
     /// A frame over `data` with no copy, no allocation and no reference counting (libzmq's
     /// "constant message"): the cheapest frame to send, for constant protocol frames and
     /// preallocated payloads. [`ZFrame::data_mut`] copies it first, as it does shared frames.
+    #[inline]
     pub fn from_static(data: &'static [u8]) -> Self {
         let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
         // SAFETY: data lives for the whole program and is never written through the message:
@@ -185,6 +186,7 @@ impl ZFrame {
     }
 
     /// The frame's size in bytes.
+    #[inline]
     pub fn len(&self) -> usize {
         // SAFETY: zmq_msg_size only reads the initialised message.
         unsafe { zmsg_sys::zmq_msg_size(&self.msg) }
@@ -196,11 +198,13 @@ impl ZFrame {
     }
 
     /// True when more frames of the same message followed this one (set by receive).
+    #[inline]
     pub fn more(&self) -> bool {
         self.more
     }
 
     /// Sets the "more" flag, which the socket's multipart sends use.
+    #[inline]
     pub fn set_more(&mut self, more: bool) {
         self.more = more;
     }
@@ -293,6 +297,7 @@ impl ZFrame {
     }
 
     /// The underlying `zmq_msg_t`, for socket calls inside the crate.
+    #[inline]
     pub(crate) fn raw_mut(&mut self) -> &mut zmsg_sys::zmq_msg_t {
         &mut self.msg
     }
@@ -314,6 +319,7 @@ impl Default for ZFrame {
 }
 
 impl Drop for ZFrame {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: the message was initialised at construction and is closed exactly once, here.
         unsafe { zmsg_sys::zmq_msg_close(&mut self.msg) };

@@ -476,22 +476,37 @@ impl ZSocket {
 
     /// Sends one frame with `flags`. On success the frame is consumed; on failure (including
     /// [`Error::Again`]) the frame is left untouched in `frame`, so nothing is lost.
+    #[inline]
     pub fn send_frame_ref(&self, frame: &mut ZFrame, flags: SendFlags) -> Result<()> {
+        // SAFETY: raw is a live socket and frame holds an initialised message. On success
+        // libzmq takes the content and leaves an empty initialised message behind.
+        let rc = unsafe { zmsg_sys::zmq_msg_send(frame.raw_mut(), self.raw, flags.bits()) };
+        if rc != -1 {
+            return Ok(());
+        }
+        self.send_frame_failed(frame, flags)
+    }
+
+    /// The slow path of [`ZSocket::send_frame_ref`], out of line so that the hot path stays
+    /// small: retries after `EINTR`, else returns the error.
+    #[cold]
+    #[inline(never)]
+    fn send_frame_failed(&self, frame: &mut ZFrame, flags: SendFlags) -> Result<()> {
         loop {
-            // SAFETY: raw is a live socket and frame holds an initialised message. On success
-            // libzmq takes the content and leaves an empty initialised message behind.
+            match Error::last() {
+                Error::Interrupted => {}
+                err => return Err(err),
+            }
+            // SAFETY: as in send_frame_ref.
             let rc = unsafe { zmsg_sys::zmq_msg_send(frame.raw_mut(), self.raw, flags.bits()) };
             if rc != -1 {
                 return Ok(());
-            }
-            match Error::last() {
-                Error::Interrupted => continue,
-                err => return Err(err),
             }
         }
     }
 
     /// Sends one frame with `flags`, consuming it.
+    #[inline]
     pub fn send_frame(&self, mut frame: ZFrame, flags: SendFlags) -> Result<()> {
         self.send_frame_ref(&mut frame, flags)
     }
@@ -574,21 +589,38 @@ impl ZSocket {
     }
 
     /// Receives into an existing frame, replacing its content (reuses the `zmq_msg_t`).
+    #[inline]
     pub fn recv_frame_into(&self, frame: &mut ZFrame, dontwait: bool) -> Result<()> {
         let flags = if dontwait { zmsg_sys::ZMQ_DONTWAIT } else { 0 };
+        // SAFETY: raw is a live socket; frame holds an initialised message that libzmq
+        // releases before storing the received content.
+        let rc = unsafe { zmsg_sys::zmq_msg_recv(frame.raw_mut(), self.raw, flags) };
+        if rc == -1 {
+            return self.recv_frame_failed(frame, flags);
+        }
+        // SAFETY: the message was just received and is initialised.
+        let more = unsafe { zmsg_sys::zmq_msg_more(frame.raw_mut()) } == 1;
+        frame.set_more(more);
+        Ok(())
+    }
+
+    /// The slow path of [`ZSocket::recv_frame_into`], out of line so that the hot path stays
+    /// small: retries after `EINTR` (unless the process was interrupted), else returns the error.
+    #[cold]
+    #[inline(never)]
+    fn recv_frame_failed(&self, frame: &mut ZFrame, flags: i32) -> Result<()> {
         loop {
-            // SAFETY: raw is a live socket; frame holds an initialised message that libzmq
-            // releases before storing the received content.
+            match Error::last() {
+                Error::Interrupted if !crate::signal::interrupted() => {}
+                err => return Err(err),
+            }
+            // SAFETY: as in recv_frame_into.
             let rc = unsafe { zmsg_sys::zmq_msg_recv(frame.raw_mut(), self.raw, flags) };
             if rc != -1 {
                 // SAFETY: the message was just received and is initialised.
                 let more = unsafe { zmsg_sys::zmq_msg_more(frame.raw_mut()) } == 1;
                 frame.set_more(more);
                 return Ok(());
-            }
-            match Error::last() {
-                Error::Interrupted if !crate::signal::interrupted() => continue,
-                err => return Err(err),
             }
         }
     }

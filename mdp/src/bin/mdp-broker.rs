@@ -3,6 +3,7 @@
 //! ```text
 //! mdp-broker --bind tcp://*:5555 -v
 //! mdp-broker --curve --cert-dir /var/lib/mdp     # creates DIR/broker + DIR/broker_secret once
+//! mdp-broker --max-queue 10000 --max-client-backlog 5000   # flow-control limits (docs/mdp.md)
 //! ```
 
 use std::io::{IsTerminal, Write};
@@ -30,6 +31,24 @@ struct Args {
     /// How long a request waits for a worker before it is dropped, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 30_000)]
     request_expiry_ms: u64,
+    /// Requests one service queue holds; more are refused (`mmi.refused` 503).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_QUEUE)]
+    max_queue: usize,
+    /// Requests in flight plus replies waiting for one client; more are refused (`mmi.refused` 429).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_CLIENT_BACKLOG)]
+    max_client_backlog: usize,
+    /// Payload bytes of replies waiting for one client before its requests are refused.
+    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_CLIENT_BACKLOG_BYTES)]
+    max_client_backlog_bytes: usize,
+    /// How long a client may take no reply before its waiting replies are dropped, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = 30_000)]
+    client_backlog_timeout_ms: u64,
+    /// The ROUTER's send high-water mark (messages queued in libzmq per peer).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_ROUTER_SNDHWM)]
+    sndhwm: i32,
+    /// The ROUTER's receive high-water mark (messages read ahead per peer).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_ROUTER_RCVHWM)]
+    rcvhwm: i32,
     /// Encrypt with CURVE: load the broker certificate from --cert-dir, creating it on first start.
     #[arg(long)]
     curve: bool,
@@ -56,6 +75,12 @@ fn main() -> Result<()> {
     config.heartbeat = Duration::from_millis(args.heartbeat_ms);
     config.liveness = args.liveness;
     config.request_expiry = Duration::from_millis(args.request_expiry_ms);
+    config.max_queue = args.max_queue;
+    config.max_client_backlog = args.max_client_backlog;
+    config.max_client_backlog_bytes = args.max_client_backlog_bytes;
+    config.client_backlog_timeout = Duration::from_millis(args.client_backlog_timeout_ms);
+    config.router_sndhwm = args.sndhwm;
+    config.router_rcvhwm = args.rcvhwm;
 
     // Keeps the ZAP handler running as long as the broker.
     let mut _auth = None;

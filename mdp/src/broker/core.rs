@@ -19,10 +19,7 @@ use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
-use crate::protocol::{is_mmi, Command, CLIENT, WORKER};
-
-/// The service frame of a refusal: `"" , "MDPC01" , "mmi.refused" , code , service , body...`.
-pub(crate) const REFUSED: &[u8] = b"mmi.refused";
+use crate::protocol::{is_mmi, Command, CLIENT, REFUSED, WORKER};
 /// Refusal code: the service's request queue is full.
 pub(crate) const QUEUE_FULL: &str = "503";
 /// Refusal code: the client has too many requests in flight and replies backlogged.
