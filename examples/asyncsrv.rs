@@ -93,6 +93,14 @@ fn server_task(pipe: ZSocket) -> zmsg::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let seconds: u64 = std::env::args().nth(1).map_or(Ok(5), |a| a.parse())?;
     let clients = (0..3)
         .map(|_| ZActor::new(client_task))

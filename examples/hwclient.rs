@@ -5,6 +5,14 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     println!("Connecting to hello world server...");
     let ctx = ZContext::new()?;
     let requester = ctx.socket(SocketType::Req)?;

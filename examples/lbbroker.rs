@@ -45,6 +45,14 @@ fn worker_task() -> zmsg::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let ctx = ZContext::new()?;
     let frontend = ctx.socket(SocketType::Router)?;
     let backend = ctx.socket(SocketType::Router)?;

@@ -49,6 +49,14 @@ fn worker_task(pipe: ZSocket) -> zmsg::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let frontend = ZSocket::new_router("@ipc://frontend.ipc")?;
     let backend = ZSocket::new_router("@ipc://backend.ipc")?;
     let mut actors = Vec::new();

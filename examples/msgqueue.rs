@@ -6,6 +6,14 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let seconds: Option<u64> = std::env::args().nth(1).map(|a| a.parse()).transpose()?;
     let ctx = ZContext::new()?;
     // Socket facing clients

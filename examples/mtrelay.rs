@@ -32,6 +32,14 @@ fn step2(ctx: ZContext) -> zmsg::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let ctx = ZContext::new()?;
     // Bind the inproc socket before starting step2
     let receiver = ctx.socket(SocketType::Pair)?;

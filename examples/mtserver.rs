@@ -19,6 +19,14 @@ fn worker_routine(ctx: ZContext, work: Duration) -> zmsg::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let work_ms: u64 = std::env::args().nth(1).map_or(Ok(1000), |a| a.parse())?;
     let seconds: Option<u64> = std::env::args().nth(2).map(|a| a.parse()).transpose()?;
     let ctx = ZContext::new()?;

@@ -8,6 +8,14 @@ use zmsg::{Error, Events, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut deadline = None;
     if args.first().is_some_and(|arg| arg == "--seconds") && args.len() > 1 {

@@ -7,6 +7,14 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let count: u64 = std::env::args()
         .nth(1)
         .map_or(Ok(u64::MAX), |a| a.parse())?; // default: forever

@@ -32,6 +32,14 @@ fn worker_task() -> zmsg::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let seconds: u64 = std::env::args().nth(1).map_or(Ok(5), |a| a.parse())?;
     let ctx = ZContext::new()?;
     let broker = ctx.socket(SocketType::Router)?;

@@ -6,6 +6,14 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let ctx = ZContext::new()?;
     // First, connect our subscriber socket
     let subscriber = ctx.socket(SocketType::Sub)?;
@@ -17,7 +25,7 @@ fn main() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let run = || -> zmsg::Result<u64> {
+    let sync_and_count = || -> zmsg::Result<u64> {
         // Second, synchronise with the publisher
         let syncclient = ctx.socket(SocketType::Req)?;
         syncclient.connect("tcp://localhost:5562")?;
@@ -33,7 +41,7 @@ fn main() -> anyhow::Result<()> {
         }
         Ok(updates)
     };
-    match run() {
+    match sync_and_count() {
         Ok(updates) => println!("Received {updates} updates"),
         Err(Error::Interrupted) => {}
         Err(err) => return Err(err.into()),

@@ -7,11 +7,19 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let ctx = ZContext::new()?;
     let receiver = ctx.socket(SocketType::Pull)?;
     receiver.bind("tcp://*:5558")?;
 
-    let run = || -> zmsg::Result<()> {
+    let batch = || -> zmsg::Result<()> {
         if zmsg::interrupted() {
             return Err(Error::Interrupted); // Ctrl-C during start-up
         }
@@ -28,7 +36,7 @@ fn main() -> anyhow::Result<()> {
         println!("Total elapsed time: {} msec", start.elapsed().as_millis());
         Ok(())
     };
-    match run() {
+    match batch() {
         Err(Error::Interrupted) => Ok(()),
         other => Ok(other?),
     }

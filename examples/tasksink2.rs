@@ -7,6 +7,14 @@ use zmsg::{Error, SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     // Dropping the context at the end waits (up to the linger) until KILL has left.
     let ctx = ZContext::new()?;
     let receiver = ctx.socket(SocketType::Pull)?;
@@ -15,7 +23,7 @@ fn main() -> anyhow::Result<()> {
     let controller = ctx.socket(SocketType::Pub)?;
     controller.bind("tcp://*:5559")?;
 
-    let run = || -> zmsg::Result<()> {
+    let batch = || -> zmsg::Result<()> {
         if zmsg::interrupted() {
             return Err(Error::Interrupted); // Ctrl-C during start-up
         }
@@ -32,7 +40,7 @@ fn main() -> anyhow::Result<()> {
         println!("Total elapsed time: {} msec", start.elapsed().as_millis());
         controller.send_str("KILL") // Send the kill signal to the workers
     };
-    match run() {
+    match batch() {
         Err(Error::Interrupted) => Ok(()),
         other => Ok(other?),
     }

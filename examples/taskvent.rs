@@ -23,6 +23,14 @@ fn wait_for_enter() -> bool {
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     // Dropping this context at the end waits (up to the linger) until every task has left.
     let ctx = ZContext::new()?;
     // Socket to send tasks on

@@ -8,6 +8,14 @@ use zmsg::{Error, SocketType, ZContext, ZPoller};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
+    match run() {
+        // Ctrl-C may interrupt any blocking call, start-up included: that is a clean stop too.
+        Err(_) if zmsg::interrupted() => Ok(()),
+        other => other,
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let ctx = ZContext::new()?;
     let receiver = ctx.socket(SocketType::Pull)?;
     receiver.connect("tcp://localhost:5557")?;

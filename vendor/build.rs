@@ -147,8 +147,19 @@ fn link_cxx_runtime() {
             "stdc++".into()
         }
     });
+    // CXXSTDLIB_STATIC (or CXXSTDLIB_STATIC_<target>) links it statically, as `cc` does for the vendored build.
+    let static_var = format!("CXXSTDLIB_STATIC_{}", target.replace('-', "_"));
+    println!("cargo:rerun-if-env-changed=CXXSTDLIB_STATIC");
+    println!("cargo:rerun-if-env-changed={static_var}");
+    let is_static = env::var(&static_var)
+        .or_else(|_| env::var("CXXSTDLIB_STATIC"))
+        .is_ok_and(|v| !matches!(v.as_str(), "" | "0" | "no" | "false"));
     if !lib.is_empty() {
-        println!("cargo:rustc-link-lib={lib}");
+        if is_static {
+            println!("cargo:rustc-link-lib=static:-bundle={lib}");
+        } else {
+            println!("cargo:rustc-link-lib={lib}");
+        }
     }
 }
 

@@ -194,3 +194,45 @@ fn usage_on_wrong_arguments() {
         );
     }
 }
+
+#[test]
+fn mdp_bench_runs_every_phase() {
+    let child = Command::new(env!("CARGO_BIN_EXE_mdp_bench"))
+        .args([
+            "--workers",
+            "2",
+            "--clients",
+            "2",
+            "--depth",
+            "4",
+            "--seconds",
+            "0.2",
+            "--repeats",
+            "1",
+            "--bodies",
+            "16",
+            "--scale-workers",
+            "10",
+            "--scale-services",
+            "2",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let text = stdout(&finish(child, Duration::from_secs(120)));
+    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" B |")).collect();
+    assert_eq!(rows.len(), 2, "one sync and one async row:\n{text}");
+    for row in rows {
+        // mode, body | proxy rate p50/p99 | broker rate p50/p99 | ratio: both rates non-zero.
+        let columns: Vec<&str> = row.split('|').collect();
+        assert_eq!(columns.len(), 4, "{row}");
+        for side in &columns[1..3] {
+            let rate: f64 = side.split_whitespace().next().unwrap().parse().unwrap();
+            assert!(rate > 0.0, "{row}");
+        }
+    }
+    assert!(text.contains("10 idle workers, 1 idle service"), "{text}");
+    assert!(text.contains("1000 idle workers,    2 services"), "{text}");
+    assert!(text.contains("broker RSS:"), "{text}");
+}

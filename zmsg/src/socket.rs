@@ -494,7 +494,8 @@ impl ZSocket {
     fn send_frame_failed(&self, frame: &mut ZFrame, flags: SendFlags) -> Result<()> {
         loop {
             match Error::last() {
-                Error::Interrupted => {}
+                // After Ctrl-C (install_interrupt_handler) a blocked send gives up, as recv does.
+                Error::Interrupted if !crate::signal::interrupted() => {}
                 err => return Err(err),
             }
             // SAFETY: as in send_frame_ref.

@@ -14,7 +14,7 @@ use tracing::{debug, trace, warn};
 use zmsg::zloop::{LoopCtx, ReaderId, TicketId};
 use zmsg::{Error, SendFlags, ZFrame, ZMsg};
 
-use super::clients::{payload, send_on, Clients, Outcome, Pending, Sent, FLUSH_INTERVAL};
+use super::clients::{compact, payload, send_on, Clients, Outcome, Pending, Sent, FLUSH_INTERVAL};
 use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
@@ -198,6 +198,7 @@ impl Core {
         }
         trace!(client = %hex(msg.first().map_or(&[][..], |f| f.data())), "reply backlogged");
         self.global.backlogged += 1;
+        compact(&mut msg);
         let pending = Pending {
             bytes: payload(&msg),
             msg,
@@ -433,7 +434,16 @@ impl Core {
             return self.refuse(ctx, request.client, &asked, request.body, QUEUE_FULL);
         }
         record.requests.push_back(request);
-        self.dispatch(ctx, service)
+        self.dispatch(ctx, service)?;
+        // If it has to wait, do not let it pin a receive buffer (see `compact`).
+        if let Some(waiting) = self
+            .services
+            .get_mut(service)
+            .and_then(|record| record.requests.back_mut())
+        {
+            compact(&mut waiting.body);
+        }
+        Ok(())
     }
 
     /// A hook redirected a request to one worker: give it to that worker if it is idle, else

@@ -6,13 +6,16 @@
 //! cargo build --release -p mdp --bin mdp-broker -p zmsg-perf --bin mdp_soak
 //! target/release/mdp_soak [--requests 1000000] [--clients 4] [--window 1000] [--workers 4]
 //!                         [--size 64] [--greedy 0] [--interval-ms 500] [--broker PATH]
+//!                         [-- MDP-BROKER-ARGS...]
 //! ```
 //!
 //! Each of `--clients` DEALER clients keeps up to `--window` requests in flight (MDP/0.1 frames
 //! by hand, an 8-byte sequence number padded to `--size` bytes) until its share of `--requests`
 //! is answered; every reply is checked against its request. `--greedy N` adds a client that
 //! sends N requests at the start and reads nothing until the others are done, so the broker's
-//! reply backlog is exercised too. Linux only (it reads `/proc`).
+//! reply backlog is exercised too. A request the broker refuses (`mmi.refused`, flow control)
+//! is counted and sent again. Arguments after `--` go to `mdp-broker`. Linux only (it reads
+//! `/proc`).
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -39,6 +42,7 @@ struct Options {
     greedy: u64,
     interval: Duration,
     broker: Option<String>,
+    broker_args: Vec<String>,
 }
 
 fn options() -> Options {
@@ -51,10 +55,15 @@ fn options() -> Options {
         greedy: 0,
         interval: Duration::from_millis(500),
         broker: None,
+        broker_args: Vec::new(),
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
     while i < args.len() {
+        if args[i] == "--" {
+            options.broker_args = args[i + 1..].to_vec();
+            break;
+        }
         let value = args.get(i + 1).cloned().unwrap_or_default();
         let number = || value.parse::<u64>().unwrap_or_else(|_| usage(&args[i]));
         match args[i].as_str() {
@@ -87,7 +96,7 @@ fn main() {
         let exe = std::env::current_exe().expect("own path");
         exe.with_file_name("mdp-broker").display().to_string()
     });
-    let (mut broker, endpoint) = start_broker(&broker_path);
+    let (mut broker, endpoint) = start_broker(&broker_path, &options.broker_args);
     let pid = broker.id();
     println!("broker {broker_path} pid {pid} on {endpoint}");
     println!(
@@ -110,6 +119,7 @@ fn main() {
         .collect();
 
     let done = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
     let greedy = (options.greedy > 0).then(|| {
         let socket = dealer(&endpoint);
         socket.set_rcvhwm(100).expect("rcvhwm");
@@ -125,8 +135,11 @@ fn main() {
                 + u64::from(n < options.requests % options.clients);
             let socket = dealer(&endpoint);
             let done = Arc::clone(&done);
+            let refused = Arc::clone(&refused);
             let (window, size) = (options.window, options.size);
-            std::thread::spawn(move || windowed_client(&socket, share, window, size, &done))
+            std::thread::spawn(move || {
+                windowed_client(&socket, share, window, size, &done, &refused)
+            })
         })
         .collect();
 
@@ -148,11 +161,12 @@ fn main() {
     }
     let elapsed = started.elapsed();
     let answered: u64 = clients.into_iter().map(|c| c.join().expect("client")).sum();
-    let mut greedy_answered = 0;
+    let (mut greedy_answered, mut greedy_refused) = (0, 0);
     if let Some(socket) = &greedy {
-        while greedy_answered < options.greedy {
+        while greedy_answered + greedy_refused < options.greedy {
             match recv_reply(socket, Duration::from_secs(10)) {
-                Some(_) => greedy_answered += 1,
+                Some(Ok(_)) => greedy_answered += 1,
+                Some(Err(_)) => greedy_refused += 1,
                 None => break,
             }
         }
@@ -193,10 +207,12 @@ fn main() {
     let min_after = after.iter().copied().min().unwrap_or(0);
     println!("---");
     println!(
-        "answered {answered}/{} in {:.1} s ({:.0} req/s); greedy {greedy_answered}/{}",
+        "answered {answered}/{} in {:.1} s ({:.0} req/s), {} refusals resent; greedy \
+         {greedy_answered}/{} answered, {greedy_refused} refused",
         options.requests,
         elapsed.as_secs_f64(),
         answered as f64 / elapsed.as_secs_f64(),
+        refused.load(Ordering::Relaxed),
         options.greedy
     );
     println!(
@@ -205,16 +221,17 @@ fn main() {
         max_after.saturating_sub(warm)
     );
     println!("{stopped}");
-    if answered != options.requests || greedy_answered != options.greedy {
+    if answered != options.requests || greedy_answered + greedy_refused != options.greedy {
         eprintln!("mdp_soak: replies missing");
         std::process::exit(1);
     }
 }
 
 /// Starts the broker on an ephemeral port and reads the endpoint it prints.
-fn start_broker(path: &str) -> (Child, String) {
+fn start_broker(path: &str, extra: &[String]) -> (Child, String) {
     let mut child = Command::new(path)
-        .args(["--bind", "tcp://127.0.0.1:*", "--heartbeat-ms", "2500"])
+        .args(["--bind", "tcp://127.0.0.1:*"])
+        .args(extra)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap_or_else(|err| {
@@ -265,17 +282,19 @@ fn send_request(socket: &ZSocket, seq: u64, size: usize) {
         .expect("send request");
 }
 
-/// The sequence number of the next reply, if one comes within `timeout`.
-fn recv_reply(socket: &ZSocket, timeout: Duration) -> Option<u64> {
+/// The next answer within `timeout`: `Ok(seq)` for a reply, `Err(seq)` for a refusal.
+fn recv_reply(socket: &ZSocket, timeout: Duration) -> Option<Result<u64, u64>> {
     let ready = socket.poll(Events::POLLIN, Some(timeout)).ok()?;
     if !ready.contains(Events::POLLIN) {
         return None;
     }
     let msg = socket.recv_msg().ok()?;
-    let ok = msg.len() == 4 && msg[1].data() == CLIENT && msg[2].data() == b"echo";
-    assert!(ok, "unexpected reply: {msg}");
-    let body = msg[3].data();
-    Some(u64::from_be_bytes(body[..8].try_into().ok()?))
+    let refused = msg.len() == 6 && msg[2].data() == b"mmi.refused";
+    let ok = refused || (msg.len() == 4 && msg[2].data() == b"echo");
+    assert!(ok && msg[1].data() == CLIENT, "unexpected reply: {msg}");
+    let body = msg[msg.len() - 1].data();
+    let seq = u64::from_be_bytes(body[..8].try_into().ok()?);
+    Some(if refused { Err(seq) } else { Ok(seq) })
 }
 
 /// Keeps up to `window` requests in flight until `count` are answered; returns how many were.
@@ -285,16 +304,25 @@ fn windowed_client(
     window: u64,
     size: usize,
     done: &AtomicU64,
+    refused: &AtomicU64,
 ) -> u64 {
     let mut seen = vec![false; count as usize];
     let (mut sent, mut answered) = (0, 0);
+    let mut retry = Vec::new();
     while answered < count {
+        while let Some(seq) = retry.pop() {
+            send_request(socket, seq, size);
+        }
         while sent < count && sent - answered < window {
             send_request(socket, sent, size);
             sent += 1;
         }
         match recv_reply(socket, Duration::from_secs(10)) {
-            Some(seq) => {
+            Some(Err(seq)) => {
+                refused.fetch_add(1, Ordering::Relaxed);
+                retry.push(seq);
+            }
+            Some(Ok(seq)) => {
                 let slot = &mut seen[seq as usize];
                 assert!(!*slot, "reply {seq} twice");
                 *slot = true;
