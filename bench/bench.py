@@ -520,7 +520,9 @@ def update_doc(markdown, info, stamp):
     machine = (f"Measured {stamp} on {info.get('model')}, {info.get('nproc')} cores, "
                f"{info.get('mem_gib', '?')} GiB, Linux {info.get('kernel')} "
                f"({info.get('rustc', '')}; {info.get('cxx', '')}; commit {info.get('git', '?')}). "
-               "The machine is shared with other builds and is noisy: read the ratios.")
+               f"Load average {info.get('loadavg_start', ['?'])[0]:.1f} at the start and "
+               f"{info.get('loadavg_end', ['?'])[0]:.1f} at the end of the binding runs: the machine "
+               "is shared with other builds and is noisy, so read the ratios.")
     DOC.write_text(f"{head}{begin}\n{machine}\n\n{markdown}\n![zmsg vs C](img/perf.png)\n\n{end}{tail}")
     return True
 

@@ -2,7 +2,7 @@
 //!
 //! Usage: `syncsub`; it prints how many updates came before "END". Ctrl-C ends it.
 use std::time::Duration;
-use zmsg::{Error, SocketType, ZContext};
+use zmsg::{SocketType, ZContext};
 
 fn main() -> anyhow::Result<()> {
     zmsg::install_interrupt_handler()?;
@@ -25,26 +25,20 @@ fn run() -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let sync_and_count = || -> zmsg::Result<u64> {
-        // Second, synchronise with the publisher
-        let syncclient = ctx.socket(SocketType::Req)?;
-        syncclient.connect("tcp://localhost:5562")?;
-        syncclient.send_str("")?; // send a synchronisation request
-        syncclient.recv_frame()?; // wait for the synchronisation reply
-                                  // Third, get our updates and report how many we got
-        let mut updates = 0;
-        while !subscriber.recv_frame()?.eq_bytes(b"END") {
-            updates += 1;
-            if zmsg::interrupted() {
-                return Err(Error::Interrupted);
-            }
+    // Second, synchronise with the publisher
+    let syncclient = ctx.socket(SocketType::Req)?;
+    syncclient.connect("tcp://localhost:5562")?;
+    syncclient.send_str("")?; // send a synchronisation request
+    syncclient.recv_frame()?; // wait for the synchronisation reply
+
+    // Third, get our updates and report how many we got
+    let mut updates = 0;
+    while !subscriber.recv_frame()?.eq_bytes(b"END") {
+        updates += 1;
+        if zmsg::interrupted() {
+            return Ok(());
         }
-        Ok(updates)
-    };
-    match sync_and_count() {
-        Ok(updates) => println!("Received {updates} updates"),
-        Err(Error::Interrupted) => {}
-        Err(err) => return Err(err.into()),
     }
+    println!("Received {updates} updates");
     Ok(())
 }

@@ -215,6 +215,8 @@ fn mdp_bench_runs_every_phase() {
             "10",
             "--scale-services",
             "2",
+            "--more-workers",
+            "3",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -222,7 +224,8 @@ fn mdp_bench_runs_every_phase() {
         .unwrap();
     let text = stdout(&finish(child, Duration::from_secs(120)));
     let rows: Vec<&str> = text.lines().filter(|l| l.contains(" B |")).collect();
-    assert_eq!(rows.len(), 2, "one sync and one async row:\n{text}");
+    assert_eq!(rows.len(), 3, "sync, async, async with 3 workers:\n{text}");
+    assert!(text.contains("async d=4 w=3"), "{text}");
     for row in rows {
         // mode, body | proxy rate p50/p99 | broker rate p50/p99 | ratio: both rates non-zero.
         let columns: Vec<&str> = row.split('|').collect();

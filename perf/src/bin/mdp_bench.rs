@@ -2,7 +2,7 @@
 //! ROUTER/DEALER `zmq_proxy` with the same clients and echo workers, in one run.
 //!
 //! usage: mdp_bench [--workers N] [--clients K] [--depth D] [--seconds S] [--repeats R]
-//!                  [--bodies 16,1024,...]
+//!                  [--bodies 16,1024,...] [--more-workers 16]
 //!                  [--scale-workers 10,100,1000,10000] [--scale-services 1,10,100,1000]
 //!
 //! The broker (and, for the ceiling, the proxy) runs in a child process (this program started
@@ -40,6 +40,7 @@ struct Options {
     bodies: Vec<usize>,
     scale_workers: Vec<usize>,
     scale_services: Vec<usize>,
+    more_workers: Vec<usize>,
 }
 
 fn list(text: &str) -> Result<Vec<usize>> {
@@ -63,6 +64,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
         bodies: vec![16, 1024, 16384],
         scale_workers: vec![10, 100, 1000, 10_000],
         scale_services: vec![1, 10, 100, 1000],
+        more_workers: vec![16],
     };
     let mut args = args.iter();
     while let Some(flag) = args.next() {
@@ -76,6 +78,7 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--bodies" => options.bodies = list(value)?,
             "--scale-workers" => options.scale_workers = list(value)?,
             "--scale-services" => options.scale_services = list(value)?,
+            "--more-workers" => options.more_workers = list(value)?,
             other => bail!("unknown option {other} (see the usage in the source header)"),
         }
     }
@@ -586,8 +589,12 @@ fn main() -> Result<()> {
     // --- Ceiling (zmq_proxy) and broker, side by side, for every mode and body size.
     println!();
     println!(
-        "{:<14} {:>8} | {:>22} | {:>22} | {:>6}",
-        "mode", "body", "zmq_proxy req/s p50/p99", "broker req/s p50/p99", "ratio"
+        "{:<20} {:>8} | {:>22} | {:>22} | {:>6}",
+        "mode (d=depth, w=workers)",
+        "body",
+        "zmq_proxy req/s p50/p99",
+        "broker req/s p50/p99",
+        "ratio"
     );
     let mut proxy = Helper::start(&["--serve-proxy"])?;
     let endpoints = proxy.line()?;
@@ -599,42 +606,53 @@ fn main() -> Result<()> {
     let broker_endpoint = broker.line()?;
     let rss_empty = broker.rss_kib();
 
-    for (mode, depth) in [("sync", 1usize), ("async", options.depth)] {
+    let mut rows: Vec<(usize, usize, usize)> = Vec::new(); // (depth, body, workers)
+    for depth in [1, options.depth] {
         for &body in &options.bodies {
-            // Both sets of workers stay up for the row; ceiling and broker windows alternate.
-            let raw_workers = Workers::raw(&back, options.workers)?;
-            let workers = Workers::mdp(&broker_endpoint, options.workers)?;
-            wait_for_workers(&mut broker, options.workers)?;
-            let (mut ceilings, mut mdps) = (Vec::new(), Vec::new());
-            for _ in 0..options.repeats {
-                ceilings.push(measure(options.clients, window, |_, barrier, window| {
-                    raw_client(&front, body, depth, barrier, window)
-                })?);
-                mdps.push(measure(options.clients, window, |_, barrier, window| {
-                    if depth == 1 {
-                        mdp_sync_client(&broker_endpoint, body, barrier, window)
-                    } else {
-                        mdp_async_client(&broker_endpoint, body, depth, barrier, window)
-                    }
-                })?);
-            }
-            raw_workers.stop();
-            workers.stop();
-            wait_for_workers(&mut broker, 0)?;
-            let (ceiling, mdp) = (median(ceilings), median(mdps));
-            println!(
-                "{:<14} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | {:>8.0} {:>5.0}/{:<7.0} | {:>6.3}",
-                format!("{mode} (d={depth})"),
-                format!("{body} B"),
-                ceiling.rate,
-                ceiling.p50,
-                ceiling.p99,
-                mdp.rate,
-                mdp.p50,
-                mdp.p99,
-                mdp.rate / ceiling.rate
-            );
+            rows.push((depth, body, options.workers));
         }
+    }
+    // More workers: MDP gives a worker one request at a time, so its async rate should grow
+    // with the number of workers while the proxy's does not need to.
+    let first_body = options.bodies.first().copied().unwrap_or(16);
+    for &workers in &options.more_workers {
+        rows.push((options.depth, first_body, workers));
+    }
+    for (depth, body, worker_count) in rows {
+        // Both sets of workers stay up for the row; ceiling and broker windows alternate.
+        let raw_workers = Workers::raw(&back, worker_count)?;
+        let workers = Workers::mdp(&broker_endpoint, worker_count)?;
+        wait_for_workers(&mut broker, worker_count)?;
+        let (mut ceilings, mut mdps) = (Vec::new(), Vec::new());
+        for _ in 0..options.repeats {
+            ceilings.push(measure(options.clients, window, |_, barrier, window| {
+                raw_client(&front, body, depth, barrier, window)
+            })?);
+            mdps.push(measure(options.clients, window, |_, barrier, window| {
+                if depth == 1 {
+                    mdp_sync_client(&broker_endpoint, body, barrier, window)
+                } else {
+                    mdp_async_client(&broker_endpoint, body, depth, barrier, window)
+                }
+            })?);
+        }
+        raw_workers.stop();
+        workers.stop();
+        wait_for_workers(&mut broker, 0)?;
+        let (ceiling, mdp) = (median(ceilings), median(mdps));
+        let mode = if depth == 1 { "sync" } else { "async" };
+        println!(
+            "{:<20} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | {:>8.0} {:>5.0}/{:<7.0} | {:>6.3}",
+            format!("{mode} d={depth} w={worker_count}"),
+            format!("{body} B"),
+            ceiling.rate,
+            ceiling.p50,
+            ceiling.p99,
+            mdp.rate,
+            mdp.p50,
+            mdp.p99,
+            mdp.rate / ceiling.rate
+        );
     }
     proxy.finish();
 
