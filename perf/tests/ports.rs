@@ -12,6 +12,7 @@ fn bin(name: &str) -> Command {
         "remote_lat" => env!("CARGO_BIN_EXE_remote_lat"),
         "inproc_thr" => env!("CARGO_BIN_EXE_inproc_thr"),
         "inproc_lat" => env!("CARGO_BIN_EXE_inproc_lat"),
+        "mdp_bench" => env!("CARGO_BIN_EXE_mdp_bench"),
         other => panic!("no such program {other}"),
     };
     // Under an emulator (scripts/cross-runner exports ZMSG_TEST_RUNNER, e.g. `qemu-aarch64 -L
@@ -197,7 +198,7 @@ fn usage_on_wrong_arguments() {
 
 #[test]
 fn mdp_bench_runs_every_phase() {
-    let child = Command::new(env!("CARGO_BIN_EXE_mdp_bench"))
+    let child = bin("mdp_bench")
         .args([
             "--workers",
             "2",

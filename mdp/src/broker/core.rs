@@ -172,7 +172,8 @@ impl Core {
     /// Sends a client reply `[client, "", MDPC01, service, body...]`. A reply that meets a full
     /// pipe (or a client that already has a backlog) waits in the client's backlog; a reply for
     /// a client that is gone is dropped. Replies and drops are counted on `count` (a service
-    /// name; `None` for MMI answers and refusals).
+    /// name; `None` for MMI answers and refusals, which are not counted; the backlog counters
+    /// in `GlobalCounters` count every message).
     fn deliver(
         &mut self,
         ctx: &mut Ctx,
@@ -214,10 +215,11 @@ impl Core {
         Ok(())
     }
 
+    /// Counts a reply's fate on its service; MMI answers and refusals (`None`) are not counted
+    /// as replies or drops.
     fn tally(&mut self, service: Option<&[u8]>, field: Field) -> zmsg::Result<()> {
-        match service {
-            Some(service) => self.bump(service, field),
-            None => self.total.bump(field),
+        if let Some(service) = service {
+            self.bump(service, field);
         }
         Ok(())
     }
@@ -243,9 +245,11 @@ impl Core {
                             Field::Drops
                         }
                     };
-                    total.bump(field);
-                    if let Some(record) = service.and_then(|name| services.get_mut(name)) {
-                        record.counters.bump(field);
+                    if let Some(service) = service {
+                        total.bump(field);
+                        if let Some(record) = services.get_mut(service) {
+                            record.counters.bump(field);
+                        }
                     }
                 })?;
         }

@@ -7,7 +7,8 @@ use std::fmt;
 /// Counters kept for each service and summed over all services.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
-    /// Client requests accepted for the service (MMI requests are not counted here).
+    /// Client requests received for the service, refused ones included (MMI requests are not
+    /// counted here).
     pub requests: u64,
     /// Replies delivered to clients (worker replies and hook answers).
     pub replies: u64,
