@@ -96,6 +96,24 @@ impl ZContext {
         crate::ZSocket::with_context(self, kind)
     }
 
+    /// Creates a socket of the given type in this context and attaches it to `endpoints` with
+    /// CZMQ's syntax (`@` binds, `>` connects, comma-separated; unprefixed endpoints bind or connect
+    /// as the type usually does), as the `ZSocket::new_*` constructors do in the default context.
+    ///
+    /// ```
+    /// let ctx = zmsg::ZContext::new()?;
+    /// let pull = ctx.socket_at(zmsg::SocketType::Pull, "@inproc://socket-at-doc")?;
+    /// let push = ctx.socket_at(zmsg::SocketType::Push, "inproc://socket-at-doc")?;
+    /// push.send_str("hi")?;
+    /// assert_eq!(pull.recv_string()?, "hi");
+    /// # Ok::<(), zmsg::Error>(())
+    /// ```
+    pub fn socket_at(&self, kind: crate::SocketType, endpoints: &str) -> Result<crate::ZSocket> {
+        let socket = self.socket(kind)?;
+        socket.attach(endpoints, kind.binds_by_default())?;
+        Ok(socket)
+    }
+
     /// The linger, in milliseconds, that new sockets of this context get (`-1` waits forever).
     pub fn linger_ms(&self) -> i32 {
         self.inner.linger_ms.load(Ordering::Relaxed)

@@ -385,9 +385,7 @@ impl ZSocket {
 
     /// Creates a socket of `kind` in the default context and attaches it to `endpoints`.
     pub fn new_with(kind: SocketType, endpoints: &str) -> Result<ZSocket> {
-        let socket = Self::new(kind)?;
-        socket.attach(endpoints, kind.binds_by_default())?;
-        Ok(socket)
+        ZContext::global().socket_at(kind, endpoints)
     }
 
     typed_constructors! {

@@ -186,6 +186,8 @@ impl_default_id!(ReaderId, TimerId, TicketId);
 struct Reader<S> {
     gen: u32,
     live: bool,
+    /// Left out of the poll set until resumed.
+    paused: bool,
     socket: Option<ZSocket>,
     fd: zmsg_sys::zmq_fd_t,
     /// `None` while the handler runs (it is taken out of its slot for the call).
@@ -324,6 +326,7 @@ impl<S> LoopCtx<S> {
             Some(slot) => {
                 let reader = &mut self.readers[slot as usize];
                 reader.live = true;
+                reader.paused = false;
                 reader.socket = socket;
                 reader.fd = fd;
                 reader.handler = Some(handler);
@@ -333,6 +336,7 @@ impl<S> LoopCtx<S> {
                 self.readers.push(Reader {
                     gen: 0,
                     live: true,
+                    paused: false,
                     socket,
                     fd,
                     handler: Some(handler),
@@ -373,6 +377,36 @@ impl<S> LoopCtx<S> {
         socket
     }
 
+    /// Stops polling a reader without removing it: its handler is not called (even if it was
+    /// ready in the current iteration) until [`LoopCtx::resume_reader`]. Messages wait in the
+    /// socket meanwhile, which is how a broker applies backpressure to one side. Returns false
+    /// for unknown ids.
+    pub fn pause_reader(&mut self, id: ReaderId) -> bool {
+        self.set_paused(id, true)
+    }
+
+    /// Polls a paused reader again. Returns false for unknown ids.
+    pub fn resume_reader(&mut self, id: ReaderId) -> bool {
+        self.set_paused(id, false)
+    }
+
+    /// True while `id` is registered and paused.
+    pub fn is_paused(&self, id: ReaderId) -> bool {
+        self.reader(id).is_some_and(|reader| reader.paused)
+    }
+
+    fn set_paused(&mut self, id: ReaderId, paused: bool) -> bool {
+        if self.reader(id).is_none() {
+            return false;
+        }
+        let reader = &mut self.readers[id.slot as usize];
+        if reader.paused != paused {
+            reader.paused = paused;
+            self.items_dirty = true;
+        }
+        true
+    }
+
     /// The socket of a registered reader (`None` for fd readers and unknown ids).
     pub fn socket(&self, id: ReaderId) -> Option<&ZSocket> {
         self.reader(id)?.socket.as_ref()
@@ -393,6 +427,9 @@ impl<S> LoopCtx<S> {
         self.item_ids.clear();
         for &id in &self.reader_order {
             let reader = &self.readers[id.slot as usize];
+            if reader.paused {
+                continue;
+            }
             let (socket, fd, events) = match &reader.socket {
                 Some(socket) => (socket.as_ptr(), 0 as _, Events::POLLIN.bits()),
                 None => (
@@ -650,8 +687,14 @@ impl<S> LoopCtx<S> {
         self.now
     }
 
+    /// Nothing can ever wake the loop: no polled reader, no timer, no ticket.
     fn is_idle(&self) -> bool {
-        self.reader_order.is_empty() && self.timer_count == 0 && self.ticket_count == 0
+        self.timer_count == 0
+            && self.ticket_count == 0
+            && self
+                .reader_order
+                .iter()
+                .all(|id| self.readers[id.slot as usize].paused)
     }
 
     /// The earliest timer or ticket deadline, dropping stale timer entries on the way.
@@ -688,7 +731,7 @@ impl<S> LoopCtx<S> {
             let Some(reader) = self
                 .readers
                 .get_mut(id.slot as usize)
-                .filter(|r| r.live && r.gen == id.gen)
+                .filter(|r| r.live && r.gen == id.gen && !r.paused)
             else {
                 continue;
             };
@@ -1293,6 +1336,37 @@ mod tests {
         guard(ctx);
         reactor.run().unwrap();
         assert_eq!(reactor.state(), &["m0", "m1", "m2", "m3", "m4"]);
+    }
+
+    #[test]
+    fn paused_readers_are_not_called_until_resumed() {
+        let (server, client) = pair("paused");
+        client.send_str("waiting").unwrap();
+        wait_readable(&server);
+        // (calls while paused, what the reader got)
+        let mut reactor = ZLoop::new((0usize, Vec::<String>::new()));
+        let (_, ctx) = reactor.parts();
+        let reader = ctx.add_reader(server, |(_, got), ctx, id| {
+            got.push(ctx.socket(id).unwrap().recv_string()?);
+            ctx.stop();
+            Ok(())
+        });
+        assert!(ctx.pause_reader(reader));
+        assert!(ctx.is_paused(reader));
+        // Three timer ticks while the message waits; then resume.
+        ctx.add_timer(Duration::from_millis(1), 3, move |(ticks, got), ctx, _| {
+            assert!(got.is_empty(), "a paused reader was called");
+            *ticks += 1;
+            if *ticks == 3 {
+                assert!(ctx.resume_reader(reader));
+            }
+            Ok(())
+        });
+        guard(ctx);
+        reactor.run().unwrap();
+        assert_eq!(reactor.state().0, 3);
+        assert_eq!(reactor.state().1, ["waiting"]);
+        assert!(!reactor.ctx().pause_reader(ReaderId::default()));
     }
 
     #[test]
