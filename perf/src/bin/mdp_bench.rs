@@ -590,11 +590,7 @@ fn main() -> Result<()> {
     println!();
     println!(
         "{:<20} {:>8} | {:>22} | {:>22} | {:>6}",
-        "mode (d=depth, w=workers)",
-        "body",
-        "zmq_proxy req/s p50/p99",
-        "broker req/s p50/p99",
-        "ratio"
+        "mode", "body", "zmq_proxy req/s p50/p99", "broker req/s p50/p99", "ratio"
     );
     let mut proxy = Helper::start(&["--serve-proxy"])?;
     let endpoints = proxy.line()?;
