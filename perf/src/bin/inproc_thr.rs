@@ -4,7 +4,7 @@
 //! usage: inproc_thr <message-size> <message-count>
 
 use zmsg::{SendFlags, SocketType, ZFrame};
-use zmsg_perf::{arg_usize, context, fail, frame_of, payload, wrong_size, Stopwatch};
+use zmsg_perf::{arg_usize, context, fail, message, wrong_size, Stopwatch};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -31,10 +31,9 @@ fn main() {
         socket
             .connect("inproc://thr_test")
             .unwrap_or_else(|err| fail("zmq_connect", err));
-        let payload = payload(message_size);
         for _ in 0..message_count {
             socket
-                .send_frame(frame_of(payload), SendFlags::NONE)
+                .send_frame(message(message_size), SendFlags::NONE)
                 .unwrap_or_else(|err| fail("zmq_sendmsg", err));
         }
     });

@@ -4,7 +4,7 @@
 //! usage: remote_thr <connect-to> <message-size> <message-count> [<enable_curve>]
 
 use zmsg::{SendFlags, SocketType};
-use zmsg_perf::{arg_usize, atoi, context, fail, frame_of, payload};
+use zmsg_perf::{arg_usize, atoi, context, fail, message};
 
 /// Keys as in libzmq's tools; the server public key matches `local_thr`'s secret key.
 const SERVER_PUBLIC_KEY: &str = "DX4nh=yUn{-9ugra0X3Src4SU-4xTgqxcYY.+<SH";
@@ -37,12 +37,10 @@ fn main() {
         .connect(connect_to)
         .unwrap_or_else(|err| fail("zmq_connect", err));
 
-    // The C tool sends a fresh zmq_msg_init_size message each time. Here each message shares one
-    // payload buffer (zero-copy for large sizes, inline copy for small ones).
-    let payload = payload(message_size);
+    // As the C tool: a fresh message of message_size bytes for every send.
     for _ in 0..message_count {
         socket
-            .send_frame(frame_of(payload), SendFlags::NONE)
+            .send_frame(message(message_size), SendFlags::NONE)
             .unwrap_or_else(|err| fail("zmq_sendmsg", err));
     }
     // Dropping the socket and the context waits (infinite linger) until all are delivered.
