@@ -26,175 +26,74 @@ use crate::error::{check, Error, Result};
 use crate::frame::ZFrame;
 use crate::msg::ZMsg;
 
-/// Every socket type of libzmq 4.3.5 (the draft types need the `draft` feature).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum SocketType {
-    /// Exclusive pair.
-    Pair,
-    /// Publisher.
-    Pub,
-    /// Subscriber.
-    Sub,
-    /// Synchronous request.
-    Req,
-    /// Synchronous reply.
-    Rep,
-    /// Asynchronous request (load-balanced, fair-queued).
-    Dealer,
-    /// Asynchronous reply, addressed by routing id.
-    Router,
-    /// Pipeline sink.
-    Pull,
-    /// Pipeline source.
-    Push,
-    /// Publisher that sees subscriptions.
-    XPub,
-    /// Subscriber that sends subscriptions as messages.
-    XSub,
-    /// Raw TCP.
-    Stream,
-    /// Thread-safe server (draft).
+/// Declares `SocketType` and its conversions from one table: variant, libzmq constant, ZMTP name.
+macro_rules! socket_types {
+    ($( $(#[$attr:meta])* $variant:ident = $raw:ident, $name:literal; )*) => {
+        /// Every socket type of libzmq 4.3.5 (the draft types need the `draft` feature).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum SocketType {
+            $( $(#[$attr])* #[doc = concat!("`ZMQ_", $name, "`.")] $variant, )*
+        }
+
+        impl SocketType {
+            /// libzmq's numeric socket type.
+            pub fn raw(self) -> i32 {
+                match self {
+                    $( $(#[$attr])* SocketType::$variant => zmsg_sys::$raw, )*
+                }
+            }
+
+            /// The socket type for libzmq's number, if it is one this build knows.
+            pub fn from_raw(raw: i32) -> Option<Self> {
+                $( $(#[$attr])* if raw == zmsg_sys::$raw { return Some(SocketType::$variant); } )*
+                None
+            }
+
+            /// The name libzmq uses in ZMTP metadata (`"ROUTER"`, `"DEALER"`, ...).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $( $(#[$attr])* SocketType::$variant => $name, )*
+                }
+            }
+        }
+    };
+}
+
+socket_types! {
+    Pair = ZMQ_PAIR, "PAIR";
+    Pub = ZMQ_PUB, "PUB";
+    Sub = ZMQ_SUB, "SUB";
+    Req = ZMQ_REQ, "REQ";
+    Rep = ZMQ_REP, "REP";
+    Dealer = ZMQ_DEALER, "DEALER";
+    Router = ZMQ_ROUTER, "ROUTER";
+    Pull = ZMQ_PULL, "PULL";
+    Push = ZMQ_PUSH, "PUSH";
+    XPub = ZMQ_XPUB, "XPUB";
+    XSub = ZMQ_XSUB, "XSUB";
+    Stream = ZMQ_STREAM, "STREAM";
     #[cfg(feature = "draft")]
-    Server,
-    /// Thread-safe client (draft).
+    Server = ZMQ_SERVER, "SERVER";
     #[cfg(feature = "draft")]
-    Client,
-    /// Group publisher (draft).
+    Client = ZMQ_CLIENT, "CLIENT";
     #[cfg(feature = "draft")]
-    Radio,
-    /// Group subscriber (draft).
+    Radio = ZMQ_RADIO, "RADIO";
     #[cfg(feature = "draft")]
-    Dish,
-    /// Thread-safe pull (draft).
+    Dish = ZMQ_DISH, "DISH";
     #[cfg(feature = "draft")]
-    Gather,
-    /// Thread-safe push (draft).
+    Gather = ZMQ_GATHER, "GATHER";
     #[cfg(feature = "draft")]
-    Scatter,
-    /// UDP datagrams (draft).
+    Scatter = ZMQ_SCATTER, "SCATTER";
     #[cfg(feature = "draft")]
-    Dgram,
-    /// Thread-safe peer-to-peer (draft).
+    Dgram = ZMQ_DGRAM, "DGRAM";
     #[cfg(feature = "draft")]
-    Peer,
-    /// Thread-safe pair (draft).
+    Peer = ZMQ_PEER, "PEER";
     #[cfg(feature = "draft")]
-    Channel,
+    Channel = ZMQ_CHANNEL, "CHANNEL";
 }
 
 impl SocketType {
-    /// libzmq's numeric socket type.
-    pub fn raw(self) -> i32 {
-        use zmsg_sys::*;
-        match self {
-            SocketType::Pair => ZMQ_PAIR,
-            SocketType::Pub => ZMQ_PUB,
-            SocketType::Sub => ZMQ_SUB,
-            SocketType::Req => ZMQ_REQ,
-            SocketType::Rep => ZMQ_REP,
-            SocketType::Dealer => ZMQ_DEALER,
-            SocketType::Router => ZMQ_ROUTER,
-            SocketType::Pull => ZMQ_PULL,
-            SocketType::Push => ZMQ_PUSH,
-            SocketType::XPub => ZMQ_XPUB,
-            SocketType::XSub => ZMQ_XSUB,
-            SocketType::Stream => ZMQ_STREAM,
-            #[cfg(feature = "draft")]
-            SocketType::Server => ZMQ_SERVER,
-            #[cfg(feature = "draft")]
-            SocketType::Client => ZMQ_CLIENT,
-            #[cfg(feature = "draft")]
-            SocketType::Radio => ZMQ_RADIO,
-            #[cfg(feature = "draft")]
-            SocketType::Dish => ZMQ_DISH,
-            #[cfg(feature = "draft")]
-            SocketType::Gather => ZMQ_GATHER,
-            #[cfg(feature = "draft")]
-            SocketType::Scatter => ZMQ_SCATTER,
-            #[cfg(feature = "draft")]
-            SocketType::Dgram => ZMQ_DGRAM,
-            #[cfg(feature = "draft")]
-            SocketType::Peer => ZMQ_PEER,
-            #[cfg(feature = "draft")]
-            SocketType::Channel => ZMQ_CHANNEL,
-        }
-    }
-
-    /// The socket type for libzmq's number, if it is one this build knows.
-    pub fn from_raw(raw: i32) -> Option<Self> {
-        use SocketType::*;
-        let all = [
-            Pair,
-            Pub,
-            Sub,
-            Req,
-            Rep,
-            Dealer,
-            Router,
-            Pull,
-            Push,
-            XPub,
-            XSub,
-            Stream,
-            #[cfg(feature = "draft")]
-            Server,
-            #[cfg(feature = "draft")]
-            Client,
-            #[cfg(feature = "draft")]
-            Radio,
-            #[cfg(feature = "draft")]
-            Dish,
-            #[cfg(feature = "draft")]
-            Gather,
-            #[cfg(feature = "draft")]
-            Scatter,
-            #[cfg(feature = "draft")]
-            Dgram,
-            #[cfg(feature = "draft")]
-            Peer,
-            #[cfg(feature = "draft")]
-            Channel,
-        ];
-        all.into_iter().find(|kind| kind.raw() == raw)
-    }
-
-    /// The name libzmq uses in ZMTP metadata (`"ROUTER"`, `"DEALER"`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            SocketType::Pair => "PAIR",
-            SocketType::Pub => "PUB",
-            SocketType::Sub => "SUB",
-            SocketType::Req => "REQ",
-            SocketType::Rep => "REP",
-            SocketType::Dealer => "DEALER",
-            SocketType::Router => "ROUTER",
-            SocketType::Pull => "PULL",
-            SocketType::Push => "PUSH",
-            SocketType::XPub => "XPUB",
-            SocketType::XSub => "XSUB",
-            SocketType::Stream => "STREAM",
-            #[cfg(feature = "draft")]
-            SocketType::Server => "SERVER",
-            #[cfg(feature = "draft")]
-            SocketType::Client => "CLIENT",
-            #[cfg(feature = "draft")]
-            SocketType::Radio => "RADIO",
-            #[cfg(feature = "draft")]
-            SocketType::Dish => "DISH",
-            #[cfg(feature = "draft")]
-            SocketType::Gather => "GATHER",
-            #[cfg(feature = "draft")]
-            SocketType::Scatter => "SCATTER",
-            #[cfg(feature = "draft")]
-            SocketType::Dgram => "DGRAM",
-            #[cfg(feature = "draft")]
-            SocketType::Peer => "PEER",
-            #[cfg(feature = "draft")]
-            SocketType::Channel => "CHANNEL",
-        }
-    }
-
     /// Whether an unprefixed endpoint binds (true) or connects (false) for this type, following
     /// CZMQ's `zsock_new_*` defaults.
     pub fn binds_by_default(self) -> bool {
@@ -725,7 +624,8 @@ impl ZSocket {
     }
 
     /// Starts a socket monitor publishing `events` (a mask of `ZMQ_EVENT_*`) on an inproc PAIR
-    /// endpoint; see [`crate::ZMonitor`] for the friendly version.
+    /// endpoint; see [`crate::ZMonitor`] for the friendly version. `None` stops it: do that before
+    /// the reading PAIR is closed, since libzmq blocks its I/O thread on an event nobody can take.
     pub fn monitor_raw(&self, endpoint: Option<&str>, events: i32) -> Result<()> {
         let c_endpoint = endpoint.map(endpoint_cstring).transpose()?;
         let ptr = c_endpoint.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
