@@ -71,14 +71,13 @@ pub fn context() -> ZContext {
     ctx
 }
 
-/// One message of `size` bytes for a throughput sender. Like libzmq's C tools, which call
-/// `zmq_msg_init_size` for every message, this allocates a fresh message each time; safe Rust cannot
-/// send uninitialised bytes, so it is also zeroed (as `inproc_thr.cpp` does with `memset`, and
-/// `remote_thr.cpp` does not: a small handicap for zmsg at large sizes, kept on purpose so that
-/// both sides do at least the same work).
+/// One message of `size` bytes for a throughput sender, made exactly as libzmq's C tools make
+/// theirs: a fresh `zmq_msg_init_size` message for every send, its bytes left unwritten.
 #[inline]
 pub fn message(size: usize) -> ZFrame {
-    ZFrame::with_size(size)
+    // SAFETY: the bytes are never read from Rust: the frame is only sent, and libzmq copies the
+    // bytes without interpreting them, as it does for the C tools' unfilled messages.
+    unsafe { ZFrame::with_size_uninit(size) }
 }
 
 #[cfg(test)]
@@ -100,7 +99,6 @@ mod tests {
         for size in [0, 1, 32, 33, 4096] {
             let frame = message(size);
             assert_eq!(frame.len(), size);
-            assert!(frame.data().iter().all(|&b| b == 0));
         }
     }
 }

@@ -75,6 +75,18 @@ impl ZFrame {
         frame
     }
 
+    /// A frame of `size` bytes left as libzmq's allocator gave them, as CZMQ's
+    /// `zframe_new(NULL, size)` and `zmq_msg_init_size` do: the cheapest fresh frame to fill.
+    ///
+    /// # Safety
+    /// The bytes are uninitialised. Do not read them from Rust ([`ZFrame::data`], comparison,
+    /// printing, decoding) before writing all of them, e.g. through [`ZFrame::data_mut`] — use
+    /// [`ZFrame::with_size`] unless the cost of zeroing matters. Sending the frame is allowed:
+    /// libzmq only copies the bytes, as it does for a C program that sends an unfilled message.
+    pub unsafe fn with_size_uninit(size: usize) -> Self {
+        Self::alloc(size)
+    }
+
     /// A frame whose `size` bytes are not yet initialised: callers must write them all.
     fn alloc(size: usize) -> Self {
         let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
