@@ -15,7 +15,8 @@ pub mod worker;
 
 pub use async_client::AsyncClient;
 pub use broker::{
-    Broker, BrokerConfig, BrokerHandle, BrokerHooks, HookAction, HookReply, HookRequest, Route, Stats,
+    Broker, BrokerConfig, BrokerHandle, BrokerHooks, HookAction, HookReply, HookRequest, Route,
+    Stats,
 };
 pub use client::{Client, ClientConfig};
 pub use error::{Error, Result};

@@ -8,7 +8,11 @@ fn links_libzmq_4_3_5_with_curve() {
     // SAFETY: zmq_version writes three ints through valid pointers.
     unsafe { zmsg_sys::zmq_version(&mut major, &mut minor, &mut patch) };
     assert_eq!((major, minor, patch), (4, 3, 5));
-    for (capability, expected) in [("curve", true), ("ipc", true), ("draft", cfg!(feature = "draft"))] {
+    for (capability, expected) in [
+        ("curve", true),
+        ("ipc", true),
+        ("draft", cfg!(feature = "draft")),
+    ] {
         let name = CString::new(capability).unwrap();
         // SAFETY: name is NUL-terminated.
         let has = unsafe { zmsg_sys::zmq_has(name.as_ptr()) } == 1;
