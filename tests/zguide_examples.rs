@@ -157,6 +157,7 @@ impl Proc {
     }
 
     /// Whether the program exits within `limit` (it is left running otherwise).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     fn exits_within(&mut self, limit: Duration) -> bool {
         support::wait_until(limit, || matches!(self.child.try_wait(), Ok(Some(_))))
     }
