@@ -84,14 +84,26 @@ impl<'a> ZPoller<'a> {
     }
 
     /// Polls once: waits up to `timeout` (`None`: forever) and returns how many items are ready.
-    /// Read each item's readiness with [`ZPoller::ready`].
+    /// Read each item's readiness with [`ZPoller::ready`]. After
+    /// [`crate::install_interrupt_handler`], a Ctrl-C ends the wait with
+    /// [`crate::Error::Interrupted`] even if it lands just before the poll starts.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<usize> {
         let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i64::MAX as u128) as i64);
         for item in &mut self.items {
             item.revents = 0;
         }
         self.next_ready = 0;
-        // SAFETY: items point at sockets borrowed for 'a (alive) or at caller-owned fds.
+        let interrupt = crate::signal::interrupt_fd();
+        if let Some(fd) = interrupt {
+            self.items.push(zmsg_sys::zmq_pollitem_t {
+                socket: std::ptr::null_mut(),
+                fd,
+                events: Events::POLLIN.bits(),
+                revents: 0,
+            });
+        }
+        // SAFETY: items point at sockets borrowed for 'a (alive) or at caller-owned fds (and the
+        // interrupt pipe, which lives for the whole process).
         let count = unsafe {
             zmsg_sys::zmq_poll(
                 self.items.as_mut_ptr(),
@@ -99,7 +111,13 @@ impl<'a> ZPoller<'a> {
                 timeout_ms as _,
             )
         };
-        Ok(check(count)? as usize)
+        let interrupted =
+            interrupt.is_some() && self.items.pop().is_some_and(|item| item.revents != 0);
+        let count = check(count)? as usize;
+        if interrupted {
+            return Err(crate::Error::Interrupted);
+        }
+        Ok(count)
     }
 
     /// The events item `index` was ready for in the last poll.

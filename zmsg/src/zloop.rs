@@ -247,6 +247,8 @@ pub struct LoopCtx<S> {
     items: Vec<zmsg_sys::zmq_pollitem_t>,
     item_ids: Vec<ReaderId>,
     items_dirty: bool,
+    /// The interrupt pipe, polled as the last item (see `crate::signal`), unless nonstop.
+    interrupt_item: Option<zmsg_sys::zmq_fd_t>,
 
     timers: Vec<Timer<S>>,
     timer_free: Vec<u32>,
@@ -276,6 +278,7 @@ impl<S> LoopCtx<S> {
             items: Vec::new(),
             item_ids: Vec::new(),
             items_dirty: false,
+            interrupt_item: None,
             timers: Vec::new(),
             timer_free: Vec::new(),
             timer_count: 0,
@@ -445,6 +448,16 @@ impl<S> LoopCtx<S> {
                 revents: 0,
             });
             self.item_ids.push(id);
+        }
+        if let Some(fd) = self.interrupt_item {
+            // ReaderId::default() matches no reader, so dispatch never calls anything for it.
+            self.items.push(zmsg_sys::zmq_pollitem_t {
+                socket: std::ptr::null_mut(),
+                fd,
+                events: Events::POLLIN.bits(),
+                revents: 0,
+            });
+            self.item_ids.push(ReaderId::default());
         }
         self.items_dirty = false;
     }
@@ -946,9 +959,9 @@ impl<S> ZLoop<S> {
     /// error), a reader's context is terminated ([`Error::Terminated`]), the process is
     /// interrupted ([`Error::Interrupted`]), or nothing is left registered (`Ok`).
     ///
-    /// The interrupted flag is checked before every poll, and a signal that interrupts the poll
-    /// itself (`EINTR`) ends the run at once; a signal delivered to another thread is noticed at
-    /// the loop's next wake-up.
+    /// The interrupted flag is checked before every poll, and the poll also watches
+    /// [`crate::signal::interrupt_fd`], so a signal ends the run at once, whichever thread it
+    /// was delivered to and whenever it lands.
     pub fn run(&mut self) -> Result<()> {
         self.ctx.stopped = false;
         loop {
@@ -975,6 +988,15 @@ impl<S> ZLoop<S> {
 
     fn iterate(&mut self, limit: Option<Duration>) -> Result<()> {
         let ctx = &mut self.ctx;
+        let interrupt = if self.nonstop {
+            None
+        } else {
+            crate::signal::interrupt_fd()
+        };
+        if interrupt != ctx.interrupt_item {
+            ctx.interrupt_item = interrupt;
+            ctx.items_dirty = true;
+        }
         if ctx.items_dirty {
             ctx.rebuild_items();
         }
@@ -986,7 +1008,9 @@ impl<S> ZLoop<S> {
         };
         let ready = loop {
             let timeout_ms: i64 = match wake_at {
-                None if ctx.items.is_empty() => return Ok(()),
+                None if ctx.items.len() == usize::from(ctx.interrupt_item.is_some()) => {
+                    return Ok(())
+                }
                 None => -1,
                 Some(at) => {
                     // Round up, so that the poll never returns just before the deadline and
@@ -1019,6 +1043,9 @@ impl<S> ZLoop<S> {
                 err => return Err(err),
             }
         };
+        if ctx.interrupt_item.is_some() && ctx.items.last().is_some_and(|item| item.revents != 0) {
+            return Err(Error::Interrupted);
+        }
         ctx.now = Instant::now();
         ctx.iteration += 1;
         let state = &mut self.state;
