@@ -691,3 +691,67 @@ fn ctrl_c_ends_a_blocked_send() {
     assert!(status.success(), "{status}: {output}");
     assert!(!output.contains("Total expected cost"), "{output}");
 }
+
+// ---- Chapter 4 (Majordomo) and zmsg's own examples ----
+
+#[test]
+fn mdbroker_mdworker_mdclient_mdclient2_mmiecho() {
+    let _ports = fixed_ports();
+    let broker = Proc::spawn("mdbroker", &["60"]);
+    broker.wait_until("the broker's start-up line", |out| !out.is_empty());
+    // Two workers: 5 sync + 20 async requests need 25 replies in all; the workers stop on
+    // Ctrl-C below.
+    let workers = [Proc::spawn("mdworker", &[]), Proc::spawn("mdworker", &[])];
+    let lookup = Proc::spawn("mmiecho", &[]).success();
+    // A worker may not have registered yet when the lookup runs: 200 or 404, never an error.
+    assert!(
+        lookup.contains("Lookup echo service: 200") || lookup.contains("Lookup echo service: 404"),
+        "{lookup}"
+    );
+    let client = Proc::spawn("mdclient", &["5"]).success();
+    assert!(client.contains("5 requests/replies processed"), "{client}");
+    let client2 = Proc::spawn("mdclient2", &["20"]).success();
+    assert!(client2.contains("20 replies received"), "{client2}");
+    let lookup = Proc::spawn("mmiecho", &[]).success();
+    assert!(lookup.contains("Lookup echo service: 200"), "{lookup}");
+    let mut served = 0;
+    for worker in workers {
+        worker.interrupt();
+        let output = worker.success();
+        let line = output
+            .lines()
+            .find(|line| line.starts_with("I: ") && line.ends_with("requests served"))
+            .unwrap_or_else(|| panic!("no summary from mdworker: {output}"));
+        served += line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("bad summary {line:?}"));
+    }
+    // At least once each (the sync client's Lazy Pirate retry may resend one on a slow machine).
+    assert!(served >= 25, "{served} requests served, 25 sent");
+    broker.interrupt();
+    broker.success();
+}
+
+#[test]
+fn tripping() {
+    let _ports = fixed_ports();
+    let output = Proc::spawn("tripping", &["200", "2000"]).success();
+    for line in [
+        "Synchronous round-trip test...",
+        "Asynchronous round-trip test...",
+    ] {
+        assert!(output.contains(line), "{output}");
+    }
+}
+
+#[test]
+fn curve_reqrep() {
+    let output = Proc::spawn("curve_reqrep", &[]).success();
+    assert!(output.contains("client got 42 (ok)"), "{output}");
+    assert!(
+        output.contains("client with the wrong server key: rejected, nothing delivered"),
+        "{output}"
+    );
+}
