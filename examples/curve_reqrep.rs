@@ -11,18 +11,6 @@ use std::time::Duration;
 use anyhow::{ensure, Context, Result};
 use zmsg::{Events, SocketType, ZMsg, ZSocket};
 
-/// A CURVE keypair as Z85 text, made by libzmq (with libsodium, built in by zmsg-sys).
-fn keypair() -> Result<(String, String)> {
-    let mut public = [0 as std::ffi::c_char; 41];
-    let mut secret = [0 as std::ffi::c_char; 41];
-    // SAFETY: both buffers hold the 41 bytes (40 Z85 characters + NUL) zmq_curve_keypair writes.
-    let rc = unsafe { zmsg::sys::zmq_curve_keypair(public.as_mut_ptr(), secret.as_mut_ptr()) };
-    ensure!(rc == 0, "zmq_curve_keypair failed: {}", zmsg::Error::last());
-    let text =
-        |buffer: &[std::ffi::c_char; 41]| buffer[..40].iter().map(|&c| c as u8 as char).collect();
-    Ok((text(&public), text(&secret)))
-}
-
 fn main() -> Result<()> {
     let (major, minor, patch) = zmsg::version();
     println!(
@@ -31,8 +19,8 @@ fn main() -> Result<()> {
     );
     ensure!(zmsg::has("curve"), "this libzmq was built without CURVE");
 
-    let (server_public, server_secret) = keypair()?;
-    let (client_public, client_secret) = keypair()?;
+    let (server_public, server_secret) = zmsg::z85::curve_keypair()?;
+    let (client_public, client_secret) = zmsg::z85::curve_keypair()?;
     println!("server public key: {server_public}");
 
     // The server: a REP socket that is a CURVE server.
@@ -78,7 +66,7 @@ fn main() -> Result<()> {
     ensure!(sum == 42 && status == "ok", "unexpected reply");
 
     // An intruder that does not know the server's real key gets nothing through.
-    let (wrong_public, _) = keypair()?;
+    let (wrong_public, _) = zmsg::z85::curve_keypair()?;
     let intruder = ZSocket::new(SocketType::Req)?;
     intruder.set_curve_serverkey(wrong_public.as_bytes())?;
     intruder.set_curve_publickey(client_public.as_bytes())?;

@@ -254,20 +254,9 @@ fn large_frames_survive_transport_intact() {
     assert_eq!(recv_within(&pull)[0].data(), &payload[..]);
 }
 
-/// Generates a CURVE keypair as Z85 text through libzmq.
+/// A fresh CURVE keypair as Z85 text.
 fn keypair() -> (String, String) {
-    let mut public = [0 as std::ffi::c_char; 41];
-    let mut secret = [0 as std::ffi::c_char; 41];
-    // SAFETY: both buffers hold the 41 bytes zmq_curve_keypair writes.
-    let rc = unsafe { zmsg::sys::zmq_curve_keypair(public.as_mut_ptr(), secret.as_mut_ptr()) };
-    assert_eq!(rc, 0);
-    let text = |buffer: &[std::ffi::c_char; 41]| {
-        buffer[..40]
-            .iter()
-            .map(|&c| c as u8 as char)
-            .collect::<String>()
-    };
-    (text(&public), text(&secret))
+    zmsg::z85::curve_keypair().unwrap()
 }
 
 #[test]

@@ -554,13 +554,8 @@ mod tests {
     }
 
     fn keypair() -> (Vec<u8>, Vec<u8>) {
-        let mut public = [0 as std::ffi::c_char; 41];
-        let mut secret = [0 as std::ffi::c_char; 41];
-        // SAFETY: both buffers hold the 41 bytes zmq_curve_keypair writes.
-        let rc = unsafe { zmsg_sys::zmq_curve_keypair(public.as_mut_ptr(), secret.as_mut_ptr()) };
-        assert_eq!(rc, 0);
-        let bytes = |key: &[std::ffi::c_char]| key[..40].iter().map(|&c| c as u8).collect();
-        (bytes(&public), bytes(&secret))
+        let (public, secret) = crate::z85::curve_keypair().unwrap();
+        (public.into_bytes(), secret.into_bytes())
     }
 
     #[test]

@@ -195,11 +195,8 @@ impl BoundEndpoint {
     pub fn port(&self) -> Option<u16> {
         let after_scheme = self.0.split_once("://")?.1;
         let (_, port) = after_scheme.rsplit_once(':')?;
-        port.trim_end_matches(|c: char| !c.is_ascii_digit())
-            .split('/')
-            .next()?
-            .parse()
-            .ok()
+        // `ws://host:80/path` has a path after the port.
+        port.split('/').next()?.parse().ok()
     }
 }
 
