@@ -13,9 +13,25 @@ fn client_task(sync_count: u32, async_count: u32) -> zmsg::Result<()> {
     client.set_routing_id(b"C")?;
     client.connect("tcp://localhost:5555")?;
     println!("Setting up test...");
-    // Wait until the whole path works (instead of the original's sleep): one round trip.
-    client.send_str("hello")?;
-    client.recv_string()?;
+    // Wait until the whole path works (instead of the original's sleep). The broker's ROUTER
+    // drops messages for a worker that has not connected yet, so ping until a ping comes back;
+    // replies travel in order, so once the latest ping is back no earlier one is on its way.
+    let mut pings = 0u32;
+    'setup: loop {
+        pings += 1;
+        client.send_str(&format!("ping {pings}"))?;
+        while client
+            .poll(
+                zmsg::Events::POLLIN,
+                Some(std::time::Duration::from_millis(100)),
+            )?
+            .contains(zmsg::Events::POLLIN)
+        {
+            if client.recv_string()? == format!("ping {pings}") {
+                break 'setup;
+            }
+        }
+    }
 
     println!("Synchronous round-trip test...");
     let start = Instant::now();

@@ -311,6 +311,83 @@ fn request_of_a_dead_worker_is_resent_to_another() {
 }
 
 #[test]
+fn worker_credit_pipelines_requests_and_resends_them_all_in_order() {
+    let (broker, endpoint) = spawn(config());
+    let client = Peer::new(&endpoint);
+    let worker = Peer::new(&endpoint);
+    worker.send(&[b"", WORKER, &[READY], b"pipe", b"credit=3"]);
+    wait_workers(&client, "pipe", 1);
+    for i in 0..5 {
+        client.request("pipe", &[format!("job {i}").as_bytes()]);
+    }
+    // Three requests reach the worker before it answers any; the other two wait.
+    let held: Vec<(Vec<u8>, Frames)> = (0..3).map(|_| worker.expect_request()).collect();
+    for (i, (_, body)) in held.iter().enumerate() {
+        assert_eq!(body, &frames(&[&format!("job {i}")]));
+    }
+    wait_stats(&broker, "two requests queued", |s| s.queued == 2);
+
+    // Each reply frees one place: job 3 follows the first reply.
+    worker.reply(&held[0].0, &[b"done 0"]);
+    assert_eq!(client.expect_reply("pipe"), frames(&["done 0"]));
+    let (_, body) = worker.expect_request();
+    assert_eq!(body, frames(&["job 3"]));
+    wait_stats(&broker, "one request queued", |s| s.queued == 1);
+
+    // It leaves holding jobs 1, 2 and 3: they go back to the front of the queue, in order.
+    worker.send(&[b"", WORKER, &[DISCONNECT]]);
+    wait_stats(&broker, "jobs 1-3 back in the queue", |s| {
+        s.workers == 0 && s.queued == 4
+    });
+    let survivor = Peer::new(&endpoint);
+    survivor.ready("pipe"); // a plain MDP/0.1 worker: one at a time
+    for i in 1..5 {
+        let (address, body) = survivor.expect_request();
+        assert_eq!(body, frames(&[&format!("job {i}")]));
+        survivor.reply(&address, &[format!("done {i}").as_bytes()]);
+        assert_eq!(client.expect_reply("pipe"), frames(&[&format!("done {i}")]));
+    }
+    let stats = broker.stats().unwrap();
+    assert_eq!(stats.services["pipe"].resends, 3, "{stats}");
+    assert_eq!(stats.services["pipe"].replies, 5, "{stats}");
+}
+
+#[test]
+fn ready_options_are_checked_and_credit_is_capped() {
+    let mut config = config();
+    config.max_worker_credit = 2;
+    let (broker, endpoint) = spawn(config);
+    let client = Peer::new(&endpoint);
+
+    // A credit that is not a number from 1 up: the READY is dropped, and counted.
+    let bad = Peer::new(&endpoint);
+    bad.send(&[b"", WORKER, &[READY], b"opt", b"credit=0"]);
+    bad.send(&[b"", WORKER, &[READY], b"opt", b"credit=lots"]);
+    bad.send(&[b"", WORKER, &[READY], b"opt", b"no equals sign"]);
+    wait_stats(&broker, "three invalid READYs", |s| s.global.invalid == 3);
+    assert_eq!(broker.stats().unwrap().workers, 0);
+
+    // Unknown options are ignored; a credit above the broker's limit is capped.
+    let worker = Peer::new(&endpoint);
+    worker.send(&[b"", WORKER, &[READY], b"opt", b"colour=blue", b"credit=5"]);
+    wait_workers(&client, "opt", 1);
+    for i in 0..3 {
+        client.request("opt", &[format!("{i}").as_bytes()]);
+    }
+    let first = worker.expect_request();
+    let second = worker.expect_request();
+    assert_eq!(
+        (first.1.clone(), second.1),
+        (frames(&["0"]), frames(&["1"]))
+    );
+    wait_stats(&broker, "the third request waits", |s| s.queued == 1);
+    worker.reply(&first.0, &[b"ok"]);
+    assert_eq!(client.expect_reply("opt"), frames(&["ok"]));
+    let (_, third) = worker.expect_request();
+    assert_eq!(third, frames(&["2"]));
+}
+
+#[test]
 fn silent_workers_expire_and_mmi_follows_live_workers() {
     let (broker, endpoint) = spawn(fast_config());
     let client = Peer::new(&endpoint);

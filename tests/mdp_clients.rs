@@ -4,6 +4,7 @@
 mod support;
 
 use std::collections::HashSet;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -209,6 +210,72 @@ fn async_client_many_requests_in_flight() {
             ("echo".to_owned(), body)
         );
     }
+}
+
+#[test]
+fn a_worker_with_credit_holds_several_requests() {
+    // Slow heartbeats: the handlers below block, and a blocked worker does not heartbeat.
+    let slow = Duration::from_secs(1);
+    let mut config = broker_config("tcp://127.0.0.1:*");
+    config.heartbeat = slow;
+    let broker = Broker::spawn(config).expect("broker");
+    let endpoint = broker.endpoints()[0].clone();
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let handled = Arc::new(Mutex::new(Vec::new()));
+    let start = |name: &'static str, credit: u32| {
+        let (gate, handled) = (gate.clone(), handled.clone());
+        let config = WorkerConfig {
+            heartbeat: slow,
+            credit,
+            ..worker_config()
+        };
+        RunningWorker::start(&endpoint, "gated", config, move |body: ZMsg| {
+            let (open, opened) = &*gate;
+            let guard = opened
+                .wait_timeout_while(open.lock().unwrap(), WAIT, |open| !*open)
+                .unwrap()
+                .0;
+            drop(guard);
+            handled.lock().unwrap().push(name);
+            body
+        })
+    };
+    let broker_has = |what: &str, cond: &dyn Fn(&mdp::Stats) -> bool| {
+        assert!(
+            support::wait_until(WAIT, || cond(&broker.stats().unwrap())),
+            "{what}: {}",
+            broker.stats().unwrap()
+        );
+    };
+    // `a` registers first, so it is first in the service's queue of workers.
+    let a = start("a", 4);
+    broker_has("a registered", &|s| s.workers == 1);
+    let b = start("b", 1);
+    broker_has("b registered", &|s| s.workers == 2);
+
+    let mut client = AsyncClient::connect(&endpoint, client_config()).unwrap();
+    for i in 0..4u32 {
+        let mut body = ZMsg::new();
+        body.append(i);
+        client.send("gated", body).unwrap();
+    }
+    // All four are given out at once: three to `a` (round robin while it has credit), one to
+    // `b`. Plain MDP/0.1 workers would leave two of them queued.
+    broker_has("all four dispatched", &|s| {
+        s.total.requests == 4 && s.queued == 0
+    });
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    let mut seen = HashSet::new();
+    for _ in 0..4 {
+        let (_, mut body) = client.recv_timeout(WAIT).unwrap();
+        assert!(seen.insert(body.pop::<u32>().unwrap()));
+    }
+    let mut handled = handled.lock().unwrap().clone();
+    handled.sort_unstable();
+    assert_eq!(handled, ["a", "a", "a", "b"]);
+    a.finish();
+    b.finish();
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! MDP/0.1 interoperability with peers written in plain pyzmq (tests/python/), whose frames are
 //! built by hand from RFC 7:
-//! - our Worker and Client (sync and async) through a minimal pyzmq broker;
+//! - our Worker and Client (sync and async) through a minimal pyzmq broker (and a Worker that
+//!   asks for a credit falling back to plain MDP/0.1 there);
 //! - a pyzmq worker and a pyzmq REQ client through our broker.
 
 mod support;
@@ -191,6 +192,36 @@ fn our_worker_reregisters_after_pyzmq_broker_restart() {
     stop.stop();
     let (result, registrations) = thread.join().unwrap();
     result.unwrap();
+    assert!(registrations >= 2, "registered {registrations} time(s)");
+}
+
+#[test]
+fn our_credit_worker_falls_back_to_plain_mdp_with_a_strict_broker() {
+    // The pyzmq broker accepts only the four READY frames of RFC 7 and answers anything else
+    // with DISCONNECT: the worker must register again without the credit option.
+    let broker = PyChild::spawn("mdp_broker.py", &["tcp://127.0.0.1:*", "0.25"]);
+    let endpoint = broker.expect("ENDPOINT ");
+    let config = WorkerConfig {
+        credit: 8,
+        ..fast_worker()
+    };
+    let mut worker = Worker::connect(&endpoint, "echo", config).unwrap();
+    assert_eq!(worker.credit(), 8);
+    let stop = worker.stop_handle();
+    let thread = std::thread::spawn(move || {
+        let result = worker.run(|body: ZMsg| body);
+        (result, worker.registrations(), worker.credit())
+    });
+    assert_eq!(broker.expect("READY "), "echo");
+    let mut client = Client::connect(&endpoint, patient_client()).unwrap();
+    for i in 0..5 {
+        let body = tricky_body(i);
+        assert_eq!(client.send("echo", body.clone()).unwrap(), body);
+    }
+    stop.stop();
+    let (result, registrations, credit) = thread.join().unwrap();
+    result.unwrap();
+    assert_eq!(credit, 1, "settled on plain MDP/0.1");
     assert!(registrations >= 2, "registered {registrations} time(s)");
 }
 

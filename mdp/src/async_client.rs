@@ -41,9 +41,9 @@ use crate::error::{Error, Result};
 ///
 /// **No stall when sending many requests.** The zguide's `mdclient2` sends 100 000 requests
 /// before it reads any reply; replies then pile up at the broker until its high-water mark
-/// drops them or blocks. This client avoids that: every `send` first moves the replies that
-/// have already arrived into an internal queue (a non-blocking drain), and when the socket would
-/// block it keeps draining while it waits for room, up to the configured timeout. `recv` serves
+/// drops them or blocks. This client avoids that: `send` moves the replies that have already
+/// arrived into an internal queue (a non-blocking drain) every 16 sends, and when the socket
+/// would block it keeps draining while it waits for room, up to the configured timeout. `recv` serves
 /// that queue first. The queue grows with the number of unread replies.
 ///
 /// **Refusals.** A broker that is over a flow-control limit (its queue for the service is full,
@@ -59,7 +59,11 @@ pub struct AsyncClient {
     socket: ZSocket,
     queue: VecDeque<Result<(String, ZMsg)>>,
     in_flight: usize,
+    sends_since_drain: u32,
 }
+
+/// `send` moves arrived replies into the queue at least once per this many sends.
+const DRAIN_EVERY: u32 = 16;
 
 impl fmt::Debug for AsyncClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -89,6 +93,7 @@ impl AsyncClient {
             socket,
             queue: VecDeque::new(),
             in_flight: 0,
+            sends_since_drain: 0,
         })
     }
 
@@ -112,8 +117,12 @@ impl AsyncClient {
     /// [`Error::Timeout`] when the socket stays full for the whole timeout.
     pub fn send(&mut self, service: &str, body: ZMsg) -> Result<()> {
         let mut request = client_request(service, body);
-        self.drain()?;
-        let deadline = Instant::now() + self.config.timeout;
+        // Move arrived replies into the queue now and then; always when the socket is full.
+        self.sends_since_drain += 1;
+        if self.sends_since_drain >= DRAIN_EVERY {
+            self.drain()?;
+        }
+        let mut deadline = None;
         loop {
             match self.socket.send_msg_ref(&mut request, SendFlags::DONTWAIT) {
                 Ok(()) => {
@@ -125,6 +134,7 @@ impl AsyncClient {
             }
             // Full: read replies (they may be what is holding the broker up) and wait for room.
             self.drain()?;
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + self.config.timeout);
             if Instant::now() >= deadline {
                 return Err(Error::Timeout);
             }
@@ -143,6 +153,10 @@ impl AsyncClient {
 
     /// Waits up to `timeout` for the next reply; [`Error::Timeout`] when none came.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<(String, ZMsg)> {
+        if self.queue.is_empty() {
+            // Under load a reply is usually queued already: take it without a poll.
+            self.drain()?;
+        }
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(reply) = self.queue.pop_front() {
@@ -170,6 +184,7 @@ impl AsyncClient {
     /// Moves every reply waiting on the socket into the queue, without blocking. Invalid
     /// messages are logged and dropped.
     fn drain(&mut self) -> Result<()> {
+        self.sends_since_drain = 0;
         loop {
             let msg = match self.socket.recv_msg_dontwait() {
                 Ok(msg) => msg,

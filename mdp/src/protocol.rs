@@ -5,7 +5,7 @@
 //! | message | frames |
 //! |---|---|
 //! | client REQUEST / REPLY | `"" , "MDPC01" , service , body...` |
-//! | worker READY | `"" , "MDPW01" , 0x01 , service` |
+//! | worker READY | `"" , "MDPW01" , 0x01 , service [, "credit=N"]` |
 //! | broker REQUEST | `"" , "MDPW01" , 0x02 , client , "" , body...` |
 //! | worker REPLY | `"" , "MDPW01" , 0x03 , client , "" , body...` |
 //! | HEARTBEAT / DISCONNECT | `"" , "MDPW01" , 0x04 / 0x05` |
@@ -27,6 +27,46 @@ pub const REFUSED: &[u8] = b"mmi.refused";
 pub const DEFAULT_HEARTBEAT_MS: u64 = 2500;
 /// How many heartbeat intervals without traffic make a peer dead.
 pub const DEFAULT_LIVENESS: u32 = 3;
+
+/// The READY option by which a worker asks for up to N requests at once: an extra frame
+/// `credit=N` after the service name. This is a zmsg extension of MDP/0.1 (see `docs/mdp.md`,
+/// "Worker credit"): a plain MDP/0.1 worker sends no such frame and holds one request at a time;
+/// brokers that do not know the option ignore the frame, so the worker then gets one at a time.
+pub const CREDIT_OPTION: &str = "credit";
+
+/// The largest credit a worker may ask for; a broker may grant less.
+pub const MAX_CREDIT: u32 = 65_536;
+
+/// The `credit=N` frame for a READY.
+pub fn credit_frame(credit: u32) -> ZFrame {
+    ZFrame::from(format!("{CREDIT_OPTION}={credit}"))
+}
+
+/// Reads the option frames that follow the service name in a READY: `Ok(credit)` (1 when no
+/// `credit` option is given), or why the options are invalid. Options are `key=value` frames;
+/// unknown keys are ignored, so that later extensions do not break this broker.
+pub fn ready_credit<'a>(options: impl IntoIterator<Item = &'a ZFrame>) -> Result<u32, String> {
+    let mut credit = 1;
+    for frame in options {
+        let Some((key, value)) = std::str::from_utf8(frame.data())
+            .ok()
+            .and_then(|text| text.split_once('='))
+        else {
+            return Err("a READY option is not a key=value text".into());
+        };
+        if key == CREDIT_OPTION {
+            credit = match value.parse::<u32>() {
+                Ok(n) if (1..=MAX_CREDIT).contains(&n) => n,
+                _ => {
+                    return Err(format!(
+                        "credit={value}: not a number from 1 to {MAX_CREDIT}"
+                    ))
+                }
+            };
+        }
+    }
+    Ok(credit)
+}
 
 /// A worker-protocol command byte.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,6 +158,21 @@ mod tests {
         assert_eq!(msg[1].data(), WORKER);
         assert_eq!(msg[2].data(), &[0x01]);
         assert_eq!(msg[3].data(), b"echo");
+    }
+
+    #[test]
+    fn ready_options() {
+        let frames = |texts: &[&str]| -> Vec<ZFrame> {
+            texts.iter().map(|t| ZFrame::from(t.as_bytes())).collect()
+        };
+        assert_eq!(ready_credit(&frames(&[])), Ok(1));
+        assert_eq!(ready_credit(&[credit_frame(32)]), Ok(32));
+        assert_eq!(ready_credit(&frames(&["colour=blue", "credit=7"])), Ok(7));
+        assert!(ready_credit(&frames(&["credit=0"])).is_err());
+        assert!(ready_credit(&frames(&["credit=-3"])).is_err());
+        assert!(ready_credit(&frames(&["credit=99999999999"])).is_err());
+        assert!(ready_credit(&frames(&["credit"])).is_err());
+        assert!(ready_credit(&[ZFrame::from(&[0xffu8, b'='][..])]).is_err());
     }
 
     #[test]

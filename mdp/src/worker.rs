@@ -39,6 +39,13 @@ pub struct WorkerConfig {
     /// This worker's own CURVE certificate; a fresh one is made when `curve_server_key` is set
     /// and this is `None`.
     pub curve_cert: Option<ZCert>,
+    /// How many requests the broker may send before this worker answers the first (default 1,
+    /// plain MDP/0.1). Above 1, READY carries a `credit=N` frame (a zmsg extension, see
+    /// `docs/mdp.md`, "Worker credit"), and a zmsg broker keeps up to N requests queued at this
+    /// worker, so it never waits for a round trip to the broker between two requests. Requests
+    /// are still handled one at a time and answered in order; brokers that do not know the
+    /// extension ignore it and send one at a time.
+    pub credit: u32,
 }
 
 impl Default for WorkerConfig {
@@ -50,6 +57,7 @@ impl Default for WorkerConfig {
             reconnect_max: Duration::from_secs(32),
             curve_server_key: None,
             curve_cert: None,
+            credit: 1,
         }
     }
 }
@@ -62,6 +70,7 @@ impl fmt::Debug for WorkerConfig {
             .field("reconnect_min", &self.reconnect_min)
             .field("reconnect_max", &self.reconnect_max)
             .field("curve", &self.curve_server_key.is_some())
+            .field("credit", &self.credit)
             .finish()
     }
 }
@@ -187,6 +196,8 @@ struct Connection {
     heartbeat_at: Instant,
     /// Whether anything but DISCONNECT arrived on this connection.
     heard: bool,
+    /// Whether its READY asked for a credit.
+    offered_credit: bool,
 }
 
 enum State {
@@ -231,6 +242,8 @@ pub struct Worker {
     failures: u32,
     /// A request went to the application since the last `recv`.
     handed_out: bool,
+    /// Whether the next READY asks for the configured credit (see [`Worker::credit`]).
+    offer_credit: bool,
     /// Why the most recent connection was closed.
     last_closed: Closed,
     stop: StopHandle,
@@ -265,6 +278,13 @@ impl Worker {
                 "heartbeat and liveness must be greater than zero".into(),
             ));
         }
+        if !(1..=protocol::MAX_CREDIT).contains(&config.credit) {
+            return Err(Error::InvalidArgument(format!(
+                "credit {} is not from 1 to {}",
+                config.credit,
+                protocol::MAX_CREDIT
+            )));
+        }
         if config.reconnect_max < config.reconnect_min {
             return Err(Error::InvalidArgument(
                 "reconnect_max is shorter than reconnect_min".into(),
@@ -281,6 +301,7 @@ impl Worker {
         waker.set_linger(0)?;
         waker.set_sndhwm(1)?;
         waker.connect(&pipe)?;
+        let offer_credit = config.credit > 1;
         let mut worker = Worker {
             endpoint: endpoint.to_owned(),
             service: service.to_owned(),
@@ -289,6 +310,7 @@ impl Worker {
                 until: Instant::now(),
             },
             last_closed: Closed::Disconnected,
+            offer_credit,
             connections: 0,
             failures: 0,
             handed_out: false,
@@ -302,6 +324,21 @@ impl Worker {
         };
         worker.open_connection()?;
         Ok(worker)
+    }
+
+    /// The credit the current (or next) registration asks for: [`WorkerConfig::credit`], or 1
+    /// while the worker talks plain MDP/0.1 to a broker that did not answer a READY with a
+    /// credit (the worker alternates between the two until the broker answers one).
+    pub fn credit(&self) -> u32 {
+        let offered = match &self.state {
+            State::Connected(conn) => conn.offered_credit,
+            State::Waiting { .. } => self.offer_credit,
+        };
+        if offered {
+            self.config.credit
+        } else {
+            1
+        }
     }
 
     /// The service this worker serves.
@@ -344,17 +381,21 @@ impl Worker {
 
     /// Like [`Worker::recv`], but returns `Ok(None)` when no request came within `timeout`.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<Option<Request>> {
-        let deadline = Instant::now() + timeout;
+        let mut now = Instant::now();
+        let deadline = now + timeout;
         let span = self.expiry_span();
         if std::mem::take(&mut self.handed_out) {
             if let State::Connected(conn) = &mut self.state {
                 // The time the application spent on the last request is not broker silence.
-                conn.expiry = conn.expiry.max(Instant::now() + span);
+                conn.expiry = conn.expiry.max(now + span);
             }
         }
+        let mut first = true;
         loop {
             self.check_stop()?;
-            let now = Instant::now();
+            if !std::mem::take(&mut first) {
+                now = Instant::now();
+            }
             if now >= deadline {
                 return Ok(None);
             }
@@ -370,7 +411,7 @@ impl Worker {
                 }
                 continue;
             }
-            if let Some(request) = self.poll_connection(deadline)? {
+            if let Some(request) = self.poll_connection(now, deadline)? {
                 self.handed_out = true;
                 return Ok(Some(request));
             }
@@ -522,6 +563,9 @@ impl Worker {
         socket.connect(&self.endpoint)?;
         let mut ready = ZMsg::new();
         ready.append(self.service.as_str());
+        if self.offer_credit {
+            ready.append_frame(protocol::credit_frame(self.config.credit));
+        }
         socket.send_msg_ref(
             &mut worker_command(Command::Ready, ready),
             SendFlags::DONTWAIT,
@@ -540,6 +584,7 @@ impl Worker {
             expiry: now + self.expiry_span(),
             heartbeat_at: now + self.config.heartbeat,
             heard: false,
+            offered_credit: self.offer_credit,
         });
         Ok(())
     }
@@ -548,10 +593,22 @@ impl Worker {
     /// when the closed connection was healthy; a connection on which the broker never spoke
     /// counts as a failure and backs off exponentially.
     fn close(&mut self, closed: Closed, first_delay: Duration) {
-        let heard = match &self.state {
-            State::Connected(conn) => conn.heard,
-            State::Waiting { .. } => false,
+        let (heard, offered_credit) = match &self.state {
+            State::Connected(conn) => (conn.heard, conn.offered_credit),
+            State::Waiting { .. } => (false, self.offer_credit),
         };
+        if self.config.credit > 1 && !heard {
+            // The broker never answered this READY: it may be down, or it may refuse READY
+            // with a credit (a strict MDP/0.1 broker). Alternate until one kind is answered.
+            self.offer_credit = !offered_credit;
+            if offered_credit {
+                tracing::info!(
+                    service = %self.service,
+                    "no answer to READY with credit={}: trying plain MDP/0.1 next",
+                    self.config.credit
+                );
+            }
+        }
         let delay = if heard {
             self.failures = 0;
             first_delay
@@ -577,57 +634,34 @@ impl Worker {
         };
     }
 
-    /// Polls the connection once (until the next heartbeat, expiry or `deadline`), handles
-    /// what arrived and returns a request if one did.
-    fn poll_connection(&mut self, deadline: Instant) -> Result<Option<Request>> {
+    /// Takes what the broker sent (without waiting, or after one poll until the next heartbeat,
+    /// expiry or `deadline`), handles it and returns a request if one came.
+    fn poll_connection(&mut self, now: Instant, deadline: Instant) -> Result<Option<Request>> {
         let span = self.expiry_span();
         let heartbeat = self.config.heartbeat;
         let State::Connected(conn) = &mut self.state else {
             return Ok(None);
         };
-        let now = Instant::now();
-        let wake = conn.heartbeat_at.min(conn.expiry).min(deadline);
-        let (socket_ready, stop_ready) = {
-            let mut poller = ZPoller::new();
-            let socket_index = poller.add(&conn.socket);
-            let stop_index = poller.add(&self.stop_rx);
-            poller.poll(Some(wake.saturating_duration_since(now)))?;
-            (
-                poller.ready(socket_index).contains(Events::POLLIN),
-                poller.ready(stop_index).contains(Events::POLLIN),
-            )
-        };
-        if stop_ready {
-            while self.stop_rx.recv_msg_dontwait().is_ok() {}
-            return Ok(None);
-        }
-        let mut outcome = None;
-        if socket_ready {
-            loop {
-                let msg = match conn.socket.recv_msg_dontwait() {
-                    Ok(msg) => msg,
-                    Err(zmsg::Error::Again) => break,
-                    Err(err) => return Err(err.into()),
-                };
-                match parse_inbound(msg, conn.id) {
-                    Inbound::Request(request) => {
-                        conn.expiry = Instant::now() + span;
-                        conn.heard = true;
-                        outcome = Some(Inbound::Request(request));
-                        break;
-                    }
-                    Inbound::Heartbeat => {
-                        conn.expiry = Instant::now() + span;
-                        conn.heard = true;
-                    }
-                    Inbound::Disconnect => {
-                        outcome = Some(Inbound::Disconnect);
-                        break;
-                    }
-                    Inbound::Invalid(why) => {
-                        tracing::warn!(service = %self.service, %why, "ignoring an invalid message from the broker");
-                    }
-                }
+        // Under load a request is usually queued already: take it without a poll.
+        let mut outcome = drain(conn, now + span, &self.service)?;
+        if outcome.is_none() {
+            let wake = conn.heartbeat_at.min(conn.expiry).min(deadline);
+            let (socket_ready, stop_ready) = {
+                let mut poller = ZPoller::new();
+                let socket_index = poller.add(&conn.socket);
+                let stop_index = poller.add(&self.stop_rx);
+                poller.poll(Some(wake.saturating_duration_since(now)))?;
+                (
+                    poller.ready(socket_index).contains(Events::POLLIN),
+                    poller.ready(stop_index).contains(Events::POLLIN),
+                )
+            };
+            if stop_ready {
+                while self.stop_rx.recv_msg_dontwait().is_ok() {}
+                return Ok(None);
+            }
+            if socket_ready {
+                outcome = drain(conn, Instant::now() + span, &self.service)?;
             }
         }
         match outcome {
@@ -666,6 +700,34 @@ impl Drop for Worker {
                 &mut worker_command(Command::Disconnect, ZMsg::new()),
                 SendFlags::DONTWAIT,
             );
+        }
+    }
+}
+
+/// Reads what is queued on `conn` without waiting, up to the first request or DISCONNECT (which
+/// is returned); anything from the broker moves its expiry to `expiry`, invalid messages are
+/// logged and dropped.
+fn drain(conn: &mut Connection, expiry: Instant, service: &str) -> Result<Option<Inbound>> {
+    loop {
+        let msg = match conn.socket.recv_msg_dontwait() {
+            Ok(msg) => msg,
+            Err(zmsg::Error::Again) => return Ok(None),
+            Err(err) => return Err(err.into()),
+        };
+        match parse_inbound(msg, conn.id) {
+            Inbound::Request(request) => {
+                conn.expiry = expiry;
+                conn.heard = true;
+                return Ok(Some(Inbound::Request(request)));
+            }
+            Inbound::Heartbeat => {
+                conn.expiry = expiry;
+                conn.heard = true;
+            }
+            Inbound::Disconnect => return Ok(Some(Inbound::Disconnect)),
+            Inbound::Invalid(why) => {
+                tracing::warn!(%service, %why, "ignoring an invalid message from the broker");
+            }
         }
     }
 }

@@ -66,6 +66,11 @@ impl ZMsg {
         self.frames.clear();
     }
 
+    /// Makes room for at least `additional` more frames.
+    pub fn reserve(&mut self, additional: usize) {
+        self.frames.reserve(additional);
+    }
+
     /// Adds a frame at the front.
     pub fn push_frame(&mut self, frame: ZFrame) {
         self.frames.push_front(frame);

@@ -540,6 +540,10 @@ impl ZSocket {
         msg.clear();
         let mut frame = ZFrame::new();
         self.recv_frame_into(&mut frame, dontwait)?;
+        if frame.more() {
+            // One allocation for the usual envelope + header + body, rather than growing twice.
+            msg.reserve(8);
+        }
         loop {
             let more = frame.more();
             msg.append_frame(frame);

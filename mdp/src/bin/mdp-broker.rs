@@ -43,6 +43,9 @@ struct Args {
     /// How long a client may take no reply before its waiting replies are dropped, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 30_000)]
     client_backlog_timeout_ms: u64,
+    /// The most requests one worker may hold at once when it asks for a credit (1 = plain MDP/0.1).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_WORKER_CREDIT)]
+    max_worker_credit: u32,
     /// The ROUTER's send high-water mark (messages queued in libzmq per peer).
     #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_ROUTER_SNDHWM)]
     sndhwm: i32,
@@ -79,6 +82,7 @@ fn main() -> Result<()> {
     config.max_client_backlog = args.max_client_backlog;
     config.max_client_backlog_bytes = args.max_client_backlog_bytes;
     config.client_backlog_timeout = Duration::from_millis(args.client_backlog_timeout_ms);
+    config.max_worker_credit = args.max_worker_credit;
     config.router_sndhwm = args.sndhwm;
     config.router_rcvhwm = args.rcvhwm;
 

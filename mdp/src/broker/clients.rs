@@ -8,7 +8,9 @@
 //! (counted). Admission control keeps `in_flight + backlog` per client within
 //! `max_client_backlog`, so a backlog can never outgrow its bound.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use super::Map;
 use std::time::{Duration, Instant};
 
 use zmsg::zloop::TimerId;
@@ -90,7 +92,7 @@ pub(crate) enum Outcome {
 /// Every client with something in flight or backlogged.
 #[derive(Debug, Default)]
 pub(crate) struct Clients {
-    pub map: HashMap<Box<[u8]>, ClientRecord>,
+    pub map: Map<Box<[u8]>, ClientRecord>,
     /// Identities of the clients whose backlog is not empty (each once).
     backlogged: Vec<Box<[u8]>>,
     /// Replies in all backlogs.

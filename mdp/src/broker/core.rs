@@ -7,7 +7,10 @@
 //! body (libzmq shares the buffers of large frames, so nothing big is copied) to resend it if the
 //! worker goes away.
 
-use std::collections::HashMap;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use super::Map;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
@@ -19,7 +22,7 @@ use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
-use crate::protocol::{is_mmi, Command, CLIENT, REFUSED, WORKER};
+use crate::protocol::{is_mmi, ready_credit, Command, CLIENT, REFUSED, WORKER};
 /// Refusal code: the service's request queue is full.
 pub(crate) const QUEUE_FULL: &str = "503";
 /// Refusal code: the client has too many requests in flight and replies backlogged.
@@ -39,6 +42,7 @@ pub(crate) struct Settings {
     pub max_client_backlog: usize,
     pub max_client_backlog_bytes: usize,
     pub client_backlog_timeout: Duration,
+    pub max_worker_credit: u32,
 }
 
 /// Which counter an event bumps.
@@ -84,9 +88,9 @@ pub(crate) struct Core {
     /// The ROUTER's reader id in the loop (set right after registration).
     pub router: Option<ReaderId>,
     pub settings: Settings,
-    pub workers: HashMap<WorkerKey, WorkerRecord>,
-    pub by_identity: HashMap<Box<[u8]>, WorkerKey>,
-    pub services: HashMap<Box<[u8]>, Service>,
+    pub workers: Map<WorkerKey, WorkerRecord>,
+    pub by_identity: Map<Box<[u8]>, WorkerKey>,
+    pub services: Map<Box<[u8]>, Service>,
     pub hooks: Option<Box<dyn BrokerHooks>>,
     /// Clients with requests in flight or replies backlogged.
     pub clients: Clients,
@@ -101,9 +105,9 @@ impl Core {
         Core {
             router: None,
             settings,
-            workers: HashMap::new(),
-            by_identity: HashMap::new(),
-            services: HashMap::new(),
+            workers: Map::default(),
+            by_identity: Map::default(),
+            services: Map::default(),
             hooks: None,
             clients: Clients::default(),
             total: Counters::default(),
@@ -473,7 +477,7 @@ impl Core {
             return self.send_request(ctx, key, request);
         }
         let service = worker.service.clone();
-        match self.services.get_mut(&service) {
+        match self.services.get_mut(&*service) {
             Some(record) => record.requests.push_front(request),
             None => self.clients.settle(request.client.data()),
         }
@@ -522,16 +526,20 @@ impl Core {
         }
         // A worker's pipe is only full if it stopped reading: treat it as unreachable.
         if self.send(ctx, &mut msg)? == Sent::Yes {
-            if let Some(worker) = self.workers.get_mut(&key) {
-                worker.current = Some(request);
-                worker.idle_token = None;
-                worker.sent_since_tick = true;
+            let Some(worker) = self.workers.get_mut(&key) else {
+                return Ok(());
+            };
+            worker.in_flight.push_back(request);
+            worker.sent_since_tick = true;
+            worker.idle_token = None;
+            if worker.has_credit() {
+                self.make_idle(key);
             }
             return Ok(());
         }
         let service = self.workers.get(&key).map(|w| w.service.clone());
         self.forget_worker(ctx, key, Gone::Unreachable)?;
-        match service.and_then(|s| self.services.get_mut(&s)) {
+        match service.and_then(|s| self.services.get_mut(&*s)) {
             Some(record) => record.requests.push_front(request),
             None => self.clients.settle(request.client.data()),
         }
@@ -546,7 +554,7 @@ impl Core {
             return self.invalid(&sender, "unknown or missing worker command");
         };
         let well_formed = match command {
-            Command::Ready => msg.len() == 1 && !msg[0].is_empty(),
+            Command::Ready => !msg.is_empty() && !msg[0].is_empty(),
             Command::Request | Command::Reply => msg.len() >= 3 && msg[1].is_empty(),
             Command::Heartbeat | Command::Disconnect => msg.is_empty(),
         };
@@ -562,7 +570,11 @@ impl Core {
                 if is_mmi(service.data()) {
                     return self.unexpected(ctx, &sender, None, "READY for an mmi. service");
                 }
-                self.register(ctx, sender, service.data())
+                let credit = match ready_credit(msg.iter()) {
+                    Ok(credit) => credit.min(self.settings.max_worker_credit).max(1),
+                    Err(why) => return self.invalid(&sender, &format!("READY: {why}")),
+                };
+                self.register(ctx, sender, service.data(), credit as usize)
             }
             (Command::Ready, Some(key)) => self.unexpected(ctx, &sender, Some(key), "second READY"),
             (Command::Request, known) => {
@@ -604,22 +616,29 @@ impl Core {
         }
     }
 
-    /// A valid READY from a new peer.
-    fn register(&mut self, ctx: &mut Ctx, identity: ZFrame, service: &[u8]) -> zmsg::Result<()> {
+    /// A valid READY from a new peer, granted `credit` requests at once.
+    fn register(
+        &mut self,
+        ctx: &mut Ctx,
+        identity: ZFrame,
+        service: &[u8],
+        credit: usize,
+    ) -> zmsg::Result<()> {
         let key = self.next_key;
         self.next_key += 1;
         let ticket = ctx.add_ticket(move |core: &mut Core, ctx: &mut Ctx, ticket: TicketId| {
             core.on_expired(ctx, key, ticket)
         });
-        debug!(worker = %hex(identity.data()), service = %String::from_utf8_lossy(service), "worker ready");
+        debug!(worker = %hex(identity.data()), service = %String::from_utf8_lossy(service), credit, "worker ready");
         self.by_identity.insert(identity.data().into(), key);
         self.workers.insert(
             key,
             WorkerRecord {
                 identity,
-                service: service.into(),
+                service: Arc::from(service),
                 ticket,
-                current: None,
+                in_flight: VecDeque::new(),
+                credit,
                 idle_token: None,
                 sent_since_tick: false,
             },
@@ -631,25 +650,39 @@ impl Core {
             record.workers += 1;
             record.ever_had_worker = true;
         }
-        self.worker_idle(ctx, key)
+        self.worker_freed(ctx, key)
     }
 
-    /// Worker `key` is free: give it the next waiting request of its service, or queue it idle.
-    fn worker_idle(&mut self, ctx: &mut Ctx, key: WorkerKey) -> zmsg::Result<()> {
-        let Some(worker) = self.workers.get_mut(&key) else {
+    /// Worker `key` can take one more request (it registered or answered one): give it the next
+    /// waiting request of its service, or queue it as idle if it is not queued already.
+    fn worker_freed(&mut self, ctx: &mut Ctx, key: WorkerKey) -> zmsg::Result<()> {
+        let Some(worker) = self.workers.get(&key) else {
             return Ok(());
         };
-        let Some(record) = self.services.get_mut(&worker.service) else {
+        let Some(record) = self.services.get_mut(&*worker.service) else {
             return Ok(());
         };
         if let Some(request) = record.requests.pop_front() {
             return self.send_request(ctx, key, request);
         }
+        if worker.idle_token.is_none() {
+            self.make_idle(key);
+        }
+        Ok(())
+    }
+
+    /// Puts worker `key` (which has credit left) at the back of its service's idle queue with a
+    /// fresh token; an older entry of it in the queue becomes stale.
+    fn make_idle(&mut self, key: WorkerKey) {
         let token = self.next_token;
         self.next_token += 1;
+        let Some(worker) = self.workers.get_mut(&key) else {
+            return;
+        };
         worker.idle_token = Some(token);
-        record.push_idle(key, token, &self.workers);
-        Ok(())
+        if let Some(record) = self.services.get_mut(&*worker.service) {
+            record.push_idle(key, token, &self.workers);
+        }
     }
 
     /// `msg` = `[client, "", body...]`, a REPLY from registered worker `key`.
@@ -663,22 +696,18 @@ impl Core {
         let Some(worker) = self.workers.get_mut(&key) else {
             return Ok(());
         };
-        let holds_it = worker.current.as_ref().is_some_and(|request| {
-            msg.first()
-                .is_some_and(|c| c.data() == request.client.data())
-        });
-        if !holds_it {
+        let answered = msg
+            .first()
+            .and_then(|client| worker.take_answered(client.data()));
+        let Some(request) = answered else {
             return self.unexpected(
                 ctx,
                 &sender,
                 Some(key),
                 "REPLY for a request it does not hold",
             );
-        }
-        ctx.reset_ticket(worker.ticket);
-        let Some(request) = worker.current.take() else {
-            return Ok(());
         };
+        ctx.reset_ticket(worker.ticket);
         msg.pop_frame();
         msg.pop_frame();
         let worker_service = worker.service.clone();
@@ -697,13 +726,13 @@ impl Core {
                 HookAction::Drop => {
                     self.clients.settle(to.data());
                     self.bump(&worker_service, Field::Drops);
-                    return self.worker_idle(ctx, key);
+                    return self.worker_freed(ctx, key);
                 }
                 HookAction::Answer(body) => msg = body,
                 HookAction::Redirect(Route::Peer(client)) => {
                     self.clients.settle(to.data());
                     to = ZFrame::from(client);
-                    self.worker_idle(ctx, key)?;
+                    self.worker_freed(ctx, key)?;
                     return self.deliver(ctx, to, service_frame, msg, Some(&worker_service));
                 }
                 HookAction::Redirect(Route::Service(other)) => {
@@ -713,18 +742,18 @@ impl Core {
                         deadline: ctx.now() + self.settings.request_expiry,
                         reply_service: Some(service_frame.data().into()),
                     };
-                    self.worker_idle(ctx, key)?;
+                    self.worker_freed(ctx, key)?;
                     return self.enqueue(ctx, &other, next, false);
                 }
             }
         }
         self.clients.settle(to.data());
         self.deliver(ctx, to, service_frame, msg, Some(&worker_service))?;
-        self.worker_idle(ctx, key)
+        self.worker_freed(ctx, key)
     }
 
-    /// Forgets worker `key`: its request (if any) goes back to the front of its service queue
-    /// and is dispatched to another worker of that service.
+    /// Forgets worker `key`: the requests it held go back to the front of its service queue, in
+    /// their order, and are dispatched to other workers of that service.
     fn forget_worker(&mut self, ctx: &mut Ctx, key: WorkerKey, why: Gone) -> zmsg::Result<()> {
         let Some(mut worker) = self.workers.remove(&key) else {
             return Ok(());
@@ -739,23 +768,26 @@ impl Core {
             _ => Field::Disconnects,
         };
         self.total.bump(field);
-        let resend = worker.current.take();
-        let Some(record) = self.services.get_mut(&worker.service) else {
-            if let Some(request) = resend {
+        let resend = std::mem::take(&mut worker.in_flight);
+        let Some(record) = self.services.get_mut(&*worker.service) else {
+            for request in resend {
                 self.clients.settle(request.client.data());
             }
             return Ok(());
         };
         record.counters.bump(field);
         record.workers = record.workers.saturating_sub(1);
-        if let Some(request) = resend {
-            record.counters.resends += 1;
-            self.total.resends += 1;
-            record.requests.push_front(request);
-            debug!(worker = %hex(worker.identity.data()), "request resent");
-            return self.dispatch(ctx, &worker.service);
+        if resend.is_empty() {
+            return Ok(());
         }
-        Ok(())
+        let count = resend.len() as u64;
+        record.counters.resends += count;
+        self.total.resends += count;
+        for request in resend.into_iter().rev() {
+            record.requests.push_front(request);
+        }
+        debug!(worker = %hex(worker.identity.data()), count, "requests resent");
+        self.dispatch(ctx, &worker.service)
     }
 
     /// Worker `key`'s expiry ticket fired.

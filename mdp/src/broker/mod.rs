@@ -1,7 +1,8 @@
 //! The Majordomo broker (MDP/0.1, RFC 7, with MMI, RFC 8) on [`zmsg::zloop::ZLoop`].
 //!
 //! One ROUTER socket carries clients and workers. Each service has a FIFO queue of waiting
-//! requests and a queue of idle workers; a request is dispatched in O(1). A request held by a
+//! requests and a queue of workers that can take one (idle workers, and workers that hold fewer
+//! requests than their credit); a request is dispatched in O(1). A request held by a
 //! worker that dies, expires, disconnects or cannot be reached goes back to the front of its
 //! queue and is sent to another worker of the service. See `docs/mdp.md` for the whole design.
 //!
@@ -39,6 +40,11 @@ pub use stats::{Counters, GlobalCounters, Stats};
 
 use crate::protocol::{DEFAULT_HEARTBEAT_MS, DEFAULT_LIVENESS};
 
+/// The broker's hash maps (peer identities, service names, worker keys). Their keys come from the
+/// network, so the hasher is seeded at random per map, and it is several times faster than
+/// std's SipHash on these short keys, which every message looks up several times.
+type Map<K, V> = std::collections::HashMap<K, V, foldhash::quality::RandomState>;
+
 /// How long queued requests wait for a worker by default.
 pub const DEFAULT_REQUEST_EXPIRY: Duration = Duration::from_secs(30);
 /// How many requests one service queue holds by default before new ones are refused.
@@ -49,6 +55,9 @@ pub const DEFAULT_MAX_CLIENT_BACKLOG: usize = 100_000;
 pub const DEFAULT_MAX_CLIENT_BACKLOG_BYTES: usize = 64 << 20;
 /// How long a client may take nothing before its reply backlog is dropped, by default.
 pub const DEFAULT_CLIENT_BACKLOG_TIMEOUT: Duration = Duration::from_secs(30);
+/// The most requests the broker lets one worker hold at once, by default, whatever credit the
+/// worker asks for (see [`crate::protocol::CREDIT_OPTION`]).
+pub const DEFAULT_MAX_WORKER_CREDIT: u32 = 256;
 /// The ROUTER's send high-water mark (messages per peer), by default.
 pub const DEFAULT_ROUTER_SNDHWM: i32 = 10_000;
 /// The ROUTER's receive high-water mark (messages per peer), by default.
@@ -79,6 +88,10 @@ pub struct BrokerConfig {
     /// How long a client's backlog may stay stuck (the client takes nothing) before it is
     /// dropped and counted (default 30 s).
     pub client_backlog_timeout: Duration,
+    /// The most requests one worker may hold at once (default 256). A plain MDP/0.1 worker holds
+    /// one; a worker whose READY asks for a credit of N (a zmsg extension, see `docs/mdp.md`)
+    /// gets min(N, this). 1 turns the extension off.
+    pub max_worker_credit: u32,
     /// The ROUTER's `ZMQ_SNDHWM`: messages libzmq queues per peer before a send to it reports
     /// a full pipe (default 10 000).
     pub router_sndhwm: i32,
@@ -119,6 +132,7 @@ impl Default for BrokerConfig {
             max_client_backlog: DEFAULT_MAX_CLIENT_BACKLOG,
             max_client_backlog_bytes: DEFAULT_MAX_CLIENT_BACKLOG_BYTES,
             client_backlog_timeout: DEFAULT_CLIENT_BACKLOG_TIMEOUT,
+            max_worker_credit: DEFAULT_MAX_WORKER_CREDIT,
             router_sndhwm: DEFAULT_ROUTER_SNDHWM,
             router_rcvhwm: DEFAULT_ROUTER_RCVHWM,
             curve: None,
@@ -184,6 +198,7 @@ impl Broker {
             max_client_backlog: config.max_client_backlog.max(1),
             max_client_backlog_bytes: config.max_client_backlog_bytes.max(1),
             client_backlog_timeout: config.client_backlog_timeout,
+            max_worker_credit: config.max_worker_credit.max(1),
         };
         let mut zloop = ZLoop::new(Core::new(settings));
         let (core, ctx) = zloop.parts();

@@ -1,6 +1,8 @@
 //! Broker-side service records: the request queue and the idle-worker queue of one service.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use super::Map;
 use std::time::Instant;
 
 use zmsg::{ZFrame, ZMsg};
@@ -49,7 +51,7 @@ impl Service {
         &mut self,
         worker: WorkerKey,
         token: u64,
-        workers: &HashMap<WorkerKey, WorkerRecord>,
+        workers: &Map<WorkerKey, WorkerRecord>,
     ) {
         self.idle.push_back((worker, token));
         if self.idle.len() > 2 * self.workers + 16 {
@@ -59,7 +61,7 @@ impl Service {
     }
 
     /// Takes the longest-idle live worker, skipping stale entries.
-    pub fn pop_idle(&mut self, workers: &HashMap<WorkerKey, WorkerRecord>) -> Option<WorkerKey> {
+    pub fn pop_idle(&mut self, workers: &Map<WorkerKey, WorkerRecord>) -> Option<WorkerKey> {
         while let Some((key, token)) = self.idle.pop_front() {
             if is_idle(workers, key, token) {
                 return Some(key);
@@ -74,7 +76,7 @@ impl Service {
     }
 }
 
-fn is_idle(workers: &HashMap<WorkerKey, WorkerRecord>, key: WorkerKey, token: u64) -> bool {
+fn is_idle(workers: &Map<WorkerKey, WorkerRecord>, key: WorkerKey, token: u64) -> bool {
     workers
         .get(&key)
         .is_some_and(|worker| worker.idle_token == Some(token))

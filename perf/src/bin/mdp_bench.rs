@@ -1,8 +1,9 @@
 //! MDP broker benchmark: broker + echo workers + clients, against the ceiling of a raw
 //! ROUTER/DEALER `zmq_proxy` with the same clients and echo workers, in one run.
 //!
-//! usage: mdp_bench [--workers N] [--clients K] [--depth D] [--seconds S] [--repeats R]
-//!                  [--bodies 16,1024,...] [--more-workers 16]
+//! usage: mdp_bench [--workers N] [--clients K] [--depth D] [--credit C] [--seconds S]
+//!                  [--repeats R] [--bodies 16,1024,...] [--more-workers 16]
+//!                  [--modes sync,async,credit]
 //!                  [--scale-workers 10,100,1000,10000] [--scale-services 1,10,100,1000]
 //!
 //! The broker (and, for the ceiling, the proxy) runs in a child process (this program started
@@ -35,6 +36,8 @@ struct Options {
     workers: usize,
     clients: usize,
     depth: usize,
+    credit: u32,
+    modes: Vec<String>,
     window: Duration,
     repeats: usize,
     bodies: Vec<usize>,
@@ -59,6 +62,8 @@ fn parse_options(args: &[String]) -> Result<Options> {
         workers: 4,
         clients: 4,
         depth: 32,
+        credit: 32,
+        modes: vec!["sync".into(), "async".into(), "credit".into()],
         window: Duration::from_secs(1),
         repeats: 3,
         bodies: vec![16, 1024, 16384],
@@ -73,6 +78,21 @@ fn parse_options(args: &[String]) -> Result<Options> {
             "--workers" => options.workers = value.parse()?,
             "--clients" => options.clients = value.parse()?,
             "--depth" => options.depth = value.parse::<usize>()?.max(1),
+            "--credit" => options.credit = value.parse::<u32>()?.max(1),
+            "--modes" => {
+                options.modes = value
+                    .split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(Into::into)
+                    .collect();
+                if let Some(bad) = options
+                    .modes
+                    .iter()
+                    .find(|m| !["sync", "async", "credit"].contains(&m.as_str()))
+                {
+                    bail!("--modes: unknown mode {bad:?} (sync, async, credit)");
+                }
+            }
             "--seconds" => options.window = Duration::from_secs_f64(value.parse()?),
             "--repeats" => options.repeats = value.parse::<usize>()?.max(1),
             "--bodies" => options.bodies = list(value)?,
@@ -130,6 +150,11 @@ struct Figures {
     rate: f64,
     p50: f64,
     p99: f64,
+    /// CPU time (user + system, every thread of this process and of the server process) per
+    /// reply, in microseconds: what a request costs the machine, whatever else runs on it.
+    cpu_us: f64,
+    /// Context switches (every thread of both processes) per reply.
+    switches: f64,
 }
 
 impl Figures {
@@ -148,6 +173,8 @@ impl Figures {
             rate: replies as f64 / window.as_secs_f64(),
             p50: pct(0.50),
             p99: pct(0.99),
+            cpu_us: f64::NAN,
+            switches: f64::NAN,
         }
     }
 }
@@ -158,14 +185,63 @@ fn median(mut runs: Vec<Figures>) -> Figures {
     runs.swap_remove(runs.len() / 2)
 }
 
+/// CPU time (user + system) used so far by process `pid`, in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    match (ticks(11), ticks(12)) {
+        (Some(user), Some(system)) => (user + system) / USER_HZ,
+        _ => f64::NAN,
+    }
+}
+
+/// Context switches (voluntary and not) so far, summed over the threads of process `pid`.
+fn context_switches(pid: u32) -> f64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return f64::NAN;
+    };
+    let mut total = 0.0;
+    for task in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(task.path().join("status")) else {
+            continue;
+        };
+        for line in status.lines() {
+            if line.starts_with("voluntary_ctxt_switches")
+                || line.starts_with("nonvoluntary_ctxt_switches")
+            {
+                total += line
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|n| n.parse::<f64>().ok())
+                    .unwrap_or(0.0);
+            }
+        }
+    }
+    total
+}
+
+/// The unit of the times in `/proc/<pid>/stat`: Linux always reports them in 1/100 s.
+const USER_HZ: f64 = 100.0;
+
 /// Runs `clients` client threads (each given its index) that start together and measure for
-/// `window`; each returns what it counted.
-fn measure<F>(clients: usize, window: Duration, client: F) -> Result<Figures>
+/// `window`; each returns what it counted. `server` is the broker's or proxy's process, whose
+/// CPU time counts with this process's.
+fn measure<F>(clients: usize, window: Duration, server: u32, client: F) -> Result<Figures>
 where
     F: Fn(usize, &Barrier, Duration) -> Result<Tally> + Sync,
 {
-    let barrier = Barrier::new(clients);
-    let tallies = std::thread::scope(|scope| {
+    let barrier = Barrier::new(clients + 1);
+    let cpu = || cpu_seconds(std::process::id()) + cpu_seconds(server);
+    let switches = || context_switches(std::process::id()) + context_switches(server);
+    let (tallies, used, switched) = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..clients)
             .map(|index| {
                 let client = &client;
@@ -173,12 +249,19 @@ where
                 scope.spawn(move || client(index, barrier, window))
             })
             .collect();
-        handles
+        barrier.wait();
+        let (start, start_switches) = (cpu(), switches());
+        let tallies = handles
             .into_iter()
             .map(|h| h.join().map_err(|_| anyhow!("a client thread panicked"))?)
-            .collect::<Result<Vec<Tally>>>()
-    })?;
-    Ok(Figures::from(tallies, window))
+            .collect::<Result<Vec<Tally>>>();
+        (tallies, cpu() - start, switches() - start_switches)
+    });
+    let mut figures = Figures::from(tallies?, window);
+    let replies = figures.rate * window.as_secs_f64();
+    figures.cpu_us = used * 1e6 / replies;
+    figures.switches = switched / replies;
+    Ok(figures)
 }
 
 // ------------------------------------------------------------------------------------------
@@ -294,7 +377,7 @@ struct Workers {
 }
 
 impl Workers {
-    fn mdp(endpoint: &str, count: usize) -> Result<Workers> {
+    fn mdp(endpoint: &str, count: usize, credit: u32) -> Result<Workers> {
         let mut workers = Workers {
             stop: Vec::new(),
             threads: Vec::new(),
@@ -302,6 +385,7 @@ impl Workers {
         for _ in 0..count {
             let config = WorkerConfig {
                 heartbeat: HEARTBEAT,
+                credit,
                 ..WorkerConfig::default()
             };
             let mut worker = Worker::connect(endpoint, SERVICE, config)?;
@@ -589,8 +673,13 @@ fn main() -> Result<()> {
     // --- Ceiling (zmq_proxy) and broker, side by side, for every mode and body size.
     println!();
     println!(
-        "{:<20} {:>8} | {:>22} | {:>22} | {:>6}",
-        "mode", "body", "zmq_proxy req/s p50/p99", "broker req/s p50/p99", "ratio"
+        "{:<24} {:>8} | {:>22} | {:>22} | {:>6} | {:>17}",
+        "mode",
+        "body",
+        "zmq_proxy req/s p50/p99",
+        "broker req/s p50/p99",
+        "ratio",
+        "cpu us/req (ratio)"
     );
     let mut proxy = Helper::start(&["--serve-proxy"])?;
     let endpoints = proxy.line()?;
@@ -602,35 +691,54 @@ fn main() -> Result<()> {
     let broker_endpoint = broker.line()?;
     let rss_empty = broker.rss_kib();
 
-    let mut rows: Vec<(usize, usize, usize)> = Vec::new(); // (depth, body, workers)
-    for depth in [1, options.depth] {
-        for &body in &options.bodies {
-            rows.push((depth, body, options.workers));
+    let mut rows: Vec<(usize, usize, usize, u32)> = Vec::new(); // (depth, body, workers, credit)
+    let wants = |mode: &str| options.modes.iter().any(|m| m == mode);
+    for &body in &options.bodies {
+        if wants("sync") {
+            rows.push((1, body, options.workers, 1));
         }
     }
-    // More workers: MDP gives a worker one request at a time, so its async rate should grow
-    // with the number of workers while the proxy's does not need to.
+    for (mode, credit) in [("async", 1), ("credit", options.credit)] {
+        for &body in &options.bodies {
+            if wants(mode) {
+                rows.push((options.depth, body, options.workers, credit));
+            }
+        }
+    }
+    // More workers at credit 1: a plain MDP/0.1 worker holds one request at a time, so the async
+    // rate grows with the number of workers while the proxy's does not need to.
     let first_body = options.bodies.first().copied().unwrap_or(16);
     for &workers in &options.more_workers {
-        rows.push((options.depth, first_body, workers));
+        rows.push((options.depth, first_body, workers, 1));
     }
-    for (depth, body, worker_count) in rows {
+    for (depth, body, worker_count, credit) in rows {
         // Both sets of workers stay up for the row; ceiling and broker windows alternate.
         let raw_workers = Workers::raw(&back, worker_count)?;
-        let workers = Workers::mdp(&broker_endpoint, worker_count)?;
+        let workers = Workers::mdp(&broker_endpoint, worker_count, credit)?;
         wait_for_workers(&mut broker, worker_count)?;
         let (mut ceilings, mut mdps) = (Vec::new(), Vec::new());
         for _ in 0..options.repeats {
-            ceilings.push(measure(options.clients, window, |_, barrier, window| {
-                raw_client(&front, body, depth, barrier, window)
-            })?);
-            mdps.push(measure(options.clients, window, |_, barrier, window| {
+            // The same client code on both sides: mdp::Client / mdp::AsyncClient. Through the
+            // proxy, a raw echo worker sends their MDP request back, which is a valid MDP reply.
+            let client = |endpoint: &str, barrier: &Barrier, window: Duration| {
                 if depth == 1 {
-                    mdp_sync_client(&broker_endpoint, body, barrier, window)
+                    mdp_sync_client(endpoint, body, barrier, window)
                 } else {
-                    mdp_async_client(&broker_endpoint, body, depth, barrier, window)
+                    mdp_async_client(endpoint, body, depth, barrier, window)
                 }
-            })?);
+            };
+            ceilings.push(measure(
+                options.clients,
+                window,
+                proxy.child.id(),
+                |_, barrier, window| client(&front, barrier, window),
+            )?);
+            mdps.push(measure(
+                options.clients,
+                window,
+                broker.child.id(),
+                |_, barrier, window| client(&broker_endpoint, barrier, window),
+            )?);
         }
         raw_workers.stop();
         workers.stop();
@@ -638,8 +746,8 @@ fn main() -> Result<()> {
         let (ceiling, mdp) = (median(ceilings), median(mdps));
         let mode = if depth == 1 { "sync" } else { "async" };
         println!(
-            "{:<20} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | {:>8.0} {:>5.0}/{:<7.0} | {:>6.3}",
-            format!("{mode} d={depth} w={worker_count}"),
+            "{:<24} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | {:>8.0} {:>5.0}/{:<7.0} | {:>6.3} | {:>4.1} {:>4.1} ({:.2}) cs {:.2} {:.2}",
+            format!("{mode} d={depth} w={worker_count} c={credit}"),
             format!("{body} B"),
             ceiling.rate,
             ceiling.p50,
@@ -647,7 +755,38 @@ fn main() -> Result<()> {
             mdp.rate,
             mdp.p50,
             mdp.p99,
-            mdp.rate / ceiling.rate
+            mdp.rate / ceiling.rate,
+            ceiling.cpu_us,
+            mdp.cpu_us,
+            ceiling.cpu_us / mdp.cpu_us,
+            ceiling.switches,
+            mdp.switches,
+        );
+    }
+    // For reference: the proxy with bare DEALER clients, which send [empty, body] (two frames
+    // where an MDP client sends four, and no MDP checks on the reply).
+    if wants("credit") || wants("async") {
+        let body = options.bodies.first().copied().unwrap_or(16);
+        let raw_workers = Workers::raw(&back, options.workers)?;
+        let mut runs = Vec::new();
+        for _ in 0..options.repeats {
+            runs.push(measure(
+                options.clients,
+                window,
+                proxy.child.id(),
+                |_, barrier, window| raw_client(&front, body, options.depth, barrier, window),
+            )?);
+        }
+        raw_workers.stop();
+        let bare = median(runs);
+        println!(
+            "{:<24} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | bare DEALER clients, for reference | {:>4.1} us/req",
+            format!("async d={} w={}", options.depth, options.workers),
+            format!("{body} B"),
+            bare.rate,
+            bare.p50,
+            bare.p99,
+            bare.cpu_us
         );
     }
     proxy.finish();
@@ -656,20 +795,25 @@ fn main() -> Result<()> {
     let body = options.bodies.first().copied().unwrap_or(16);
     println!();
     println!(
-        "dispatch cost: async MDP echo, {body} B bodies, {} active echo workers plus idle \
-         registered workers (which never get requests: they serve other services)",
-        options.workers
+        "dispatch cost: async MDP echo, {body} B bodies, {} active echo workers (credit {}) plus \
+         idle registered workers (which never get requests: they serve other services)",
+        options.workers, options.credit
     );
     let phase = |broker: &mut Helper, idle: usize, services: usize| -> Result<(Figures, u64)> {
         let helpers = idle_helpers(&broker_endpoint, idle, services)?;
-        let workers = Workers::mdp(&broker_endpoint, options.workers)?;
+        let workers = Workers::mdp(&broker_endpoint, options.workers, options.credit)?;
         wait_for_workers(broker, idle + options.workers)?;
         let rss = broker.rss_kib().unwrap_or(0);
         let mut runs = Vec::new();
         for _ in 0..options.repeats {
-            runs.push(measure(options.clients, window, |_, barrier, window| {
-                mdp_async_client(&broker_endpoint, body, options.depth, barrier, window)
-            })?);
+            runs.push(measure(
+                options.clients,
+                window,
+                broker.child.id(),
+                |_, barrier, window| {
+                    mdp_async_client(&broker_endpoint, body, options.depth, barrier, window)
+                },
+            )?);
         }
         let figures = median(runs);
         workers.stop();
