@@ -97,9 +97,11 @@ impl Command {
         }
     }
 
-    /// The command as a one-byte frame.
+    /// The command as a one-byte frame (a constant message: nothing is allocated or copied).
     pub fn frame(self) -> ZFrame {
-        ZFrame::copy_from(&[self as u8])
+        static BYTES: [u8; 5] = [0x01, 0x02, 0x03, 0x04, 0x05];
+        let index = self as usize - 1;
+        ZFrame::from_static(&BYTES[index..=index])
     }
 
     /// The command's name, for logs.
@@ -118,9 +120,24 @@ impl Command {
 pub fn worker_command(command: Command, rest: ZMsg) -> ZMsg {
     let mut msg = rest;
     msg.push_frame(command.frame());
-    msg.push(WORKER);
+    msg.push_frame(ZFrame::from_static(WORKER));
     msg.push_frame(ZFrame::new());
     msg
+}
+
+/// A copy of a received `frame` to send while the original is kept. Small frames are copied
+/// into a fresh message, which leaves out the received frame's connection metadata: a clone
+/// would add a reference to it, an atomic write that libzmq's I/O thread also makes for every
+/// frame it receives on that connection. Larger frames share their buffer (a reference count
+/// either way).
+pub(crate) fn detached_clone(frame: &ZFrame) -> ZFrame {
+    /// libzmq keeps messages up to this size inside the `zmq_msg_t` (no allocation).
+    const INLINE: usize = 33;
+    if frame.len() <= INLINE {
+        ZFrame::copy_from(frame.data())
+    } else {
+        frame.clone()
+    }
 }
 
 /// True when `service` is reserved for the broker's management interface (`mmi.`).

@@ -428,7 +428,7 @@ impl Worker {
                     msg.append_frame(ZFrame::new());
                 }
                 msg.push_frame(ZFrame::new());
-                msg.push_frame(request.client.clone());
+                msg.push_frame(protocol::detached_clone(&request.client));
                 let msg = worker_command(Command::Reply, msg);
                 tracing::trace!(service = %self.service, "sending REPLY");
                 match conn.socket.send_msg(msg) {

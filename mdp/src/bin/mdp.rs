@@ -120,6 +120,9 @@ enum WorkerKind {
         /// Heartbeat interval; must match the broker's.
         #[arg(long, default_value_t = mdp::protocol::DEFAULT_HEARTBEAT_MS)]
         heartbeat_ms: u64,
+        /// Ask the broker for up to N requests at once (a zmsg extension; 1 = plain MDP/0.1).
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        credit: u32,
         /// Stop after this many requests.
         #[arg(long, short = 'n')]
         count: Option<u64>,
@@ -188,6 +191,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     service,
                     conn,
                     heartbeat_ms,
+                    credit,
                     count,
                 },
         } => {
@@ -195,6 +199,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = WorkerConfig {
                 heartbeat: Duration::from_millis(heartbeat_ms),
                 curve_server_key: conn.server_key()?,
+                credit,
                 ..WorkerConfig::default()
             };
             let mut worker = Worker::connect(&conn.broker, &service, config)?;

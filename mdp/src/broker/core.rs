@@ -22,7 +22,7 @@ use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
-use crate::protocol::{is_mmi, ready_credit, Command, CLIENT, REFUSED, WORKER};
+use crate::protocol::{self, is_mmi, ready_credit, Command, CLIENT, REFUSED, WORKER};
 /// Refusal code: the service's request queue is full.
 pub(crate) const QUEUE_FULL: &str = "503";
 /// Refusal code: the client has too many requests in flight and replies backlogged.
@@ -168,7 +168,7 @@ impl Core {
         let mut msg = ZMsg::with_capacity(4);
         msg.append_frame(identity.clone());
         msg.append_frame(ZFrame::new());
-        msg.append(WORKER);
+        msg.append_frame(ZFrame::from_static(WORKER));
         msg.append_frame(command.frame());
         Ok(self.send(ctx, &mut msg)? == Sent::Yes)
     }
@@ -187,7 +187,7 @@ impl Core {
         count: Option<&[u8]>,
     ) -> zmsg::Result<()> {
         body.push_frame(service);
-        body.push(CLIENT);
+        body.push_frame(ZFrame::from_static(CLIENT));
         body.push_frame(ZFrame::new());
         body.push_frame(client);
         let mut msg = body;
@@ -281,7 +281,7 @@ impl Core {
         body.push(service);
         body.push(code);
         body.push(REFUSED);
-        body.push(CLIENT);
+        body.push_frame(ZFrame::from_static(CLIENT));
         body.push_frame(ZFrame::new());
         body.push_frame(client);
         self.send(ctx, &mut body).map(drop)
@@ -517,12 +517,12 @@ impl Core {
         let mut msg = ZMsg::with_capacity(request.body.len() + 6);
         msg.append_frame(worker.identity.clone());
         msg.append_frame(ZFrame::new());
-        msg.append(WORKER);
+        msg.append_frame(ZFrame::from_static(WORKER));
         msg.append_frame(Command::Request.frame());
-        msg.append_frame(request.client.clone());
+        msg.append_frame(protocol::detached_clone(&request.client));
         msg.append_frame(ZFrame::new());
         for frame in request.body.iter() {
-            msg.append_frame(frame.clone());
+            msg.append_frame(protocol::detached_clone(frame));
         }
         // A worker's pipe is only full if it stopped reading: treat it as unreachable.
         if self.send(ctx, &mut msg)? == Sent::Yes {
@@ -631,6 +631,10 @@ impl Core {
         });
         debug!(worker = %hex(identity.data()), service = %String::from_utf8_lossy(service), credit, "worker ready");
         self.by_identity.insert(identity.data().into(), key);
+        // A copy without the connection's metadata: the received frame would make every clone
+        // (one per request sent) touch the metadata's reference count, which libzmq's I/O thread
+        // also writes.
+        let identity = ZFrame::copy_from(identity.data());
         self.workers.insert(
             key,
             WorkerRecord {
@@ -813,7 +817,7 @@ impl Core {
             let mut msg = ZMsg::with_capacity(4);
             msg.append_frame(worker.identity.clone());
             msg.append_frame(ZFrame::new());
-            msg.append(WORKER);
+            msg.append_frame(ZFrame::from_static(WORKER));
             msg.append_frame(Command::Heartbeat.frame());
             let socket = self.router.and_then(|id| ctx.socket(id)).ok_or_else(|| {
                 Error::InvalidArgument("the broker's ROUTER socket is gone".into())

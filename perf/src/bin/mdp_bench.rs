@@ -13,7 +13,13 @@
 //! processes (`--idle-workers`), each holding up to 5,000 DEALER sockets.
 //!
 //! Figures: requests/s (replies received in the measuring window / window), and p50/p99 of the
-//! round trip (client send to client receive, timestamp carried in the body).
+//! round trip (client send to client receive, timestamp carried in the body); the CPU time and
+//! the context switches of both processes (this one and the broker's or proxy's) per request,
+//! which depend much less on what else the machine runs.
+//!
+//! The ceiling's clients are the same `mdp::Client` / `mdp::AsyncClient` as the broker's; its
+//! workers are raw DEALER echo loops, which send an MDP client request back as a valid reply.
+//! One more row shows the proxy with bare DEALER clients (two frames per message, no MDP).
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -638,8 +644,8 @@ fn idle_helpers(endpoint: &str, count: usize, services: usize) -> Result<Vec<Hel
 
 fn print_row(label: &str, figures: &Figures) {
     println!(
-        "{label:<34} {:>10.0} req/s   p50 {:>7.0} us   p99 {:>7.0} us",
-        figures.rate, figures.p50, figures.p99
+        "{label:<34} {:>10.0} req/s   p50 {:>7.0} us   p99 {:>7.0} us   cpu {:>5.1} us/req",
+        figures.rate, figures.p50, figures.p99, figures.cpu_us
     );
 }
 
@@ -673,13 +679,14 @@ fn main() -> Result<()> {
     // --- Ceiling (zmq_proxy) and broker, side by side, for every mode and body size.
     println!();
     println!(
-        "{:<24} {:>8} | {:>22} | {:>22} | {:>6} | {:>17}",
+        "{:<24} {:>8} | {:>22} | {:>22} | {:>6} | {:>17} | {:>9}",
         "mode",
         "body",
         "zmq_proxy req/s p50/p99",
         "broker req/s p50/p99",
         "ratio",
-        "cpu us/req (ratio)"
+        "cpu us/req  ratio",
+        "ctx sw/req"
     );
     let mut proxy = Helper::start(&["--serve-proxy"])?;
     let endpoints = proxy.line()?;
@@ -746,7 +753,7 @@ fn main() -> Result<()> {
         let (ceiling, mdp) = (median(ceilings), median(mdps));
         let mode = if depth == 1 { "sync" } else { "async" };
         println!(
-            "{:<24} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | {:>8.0} {:>5.0}/{:<7.0} | {:>6.3} | {:>4.1} {:>4.1} ({:.2}) cs {:.2} {:.2}",
+            "{:<24} {:>8} | {:>8.0} {:>5.0}/{:<7.0} | {:>8.0} {:>5.0}/{:<7.0} | {:>6.3} | {:>5.1} {:>5.1} {:>5.2} | {:>4.2} {:>4.2}",
             format!("{mode} d={depth} w={worker_count} c={credit}"),
             format!("{body} B"),
             ceiling.rate,
