@@ -9,12 +9,12 @@
 //! `max_client_backlog`, so a backlog can never outgrow its bound.
 
 use std::collections::VecDeque;
-
-use super::Map;
 use std::time::{Duration, Instant};
 
 use zmsg::zloop::TimerId;
 use zmsg::{Error, SendFlags, ZMsg, ZSocket};
+
+use super::Map;
 
 /// How often backlogs are retried while any exists.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(1);

@@ -9,8 +9,6 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-
-use super::Map;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
@@ -22,6 +20,7 @@ use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
+use super::Map;
 use crate::protocol::{self, is_mmi, ready_credit, Command, CLIENT, REFUSED, WORKER};
 /// Refusal code: the service's request queue is full.
 pub(crate) const QUEUE_FULL: &str = "503";

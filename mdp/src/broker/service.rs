@@ -1,14 +1,14 @@
-//! Broker-side service records: the request queue and the idle-worker queue of one service.
+//! Broker-side service records: the request queue and the queue of workers with credit left (idle
+//! workers, and credit workers holding fewer requests than their credit) of one service.
 
 use std::collections::VecDeque;
-
-use super::Map;
 use std::time::Instant;
 
 use zmsg::{ZFrame, ZMsg};
 
 use super::stats::Counters;
 use super::worker::{WorkerKey, WorkerRecord};
+use super::Map;
 
 /// A client request held by the broker: queued, or in flight at a worker (kept for resending).
 #[derive(Debug)]
@@ -24,7 +24,8 @@ pub(crate) struct Request {
     pub reply_service: Option<Box<[u8]>>,
 }
 
-/// One service: its queue of waiting requests and its idle workers.
+/// One service: its queue of waiting requests and its queue of workers that can take one
+/// ("idle" below: idle workers, and credit workers holding fewer requests than their credit).
 ///
 /// Invariant (after every broker step): a service never has both waiting requests and idle
 /// workers.
