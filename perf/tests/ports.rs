@@ -224,18 +224,46 @@ fn mdp_bench_runs_every_phase() {
         .spawn()
         .unwrap();
     let text = stdout(&finish(child, Duration::from_secs(120)));
-    let rows: Vec<&str> = text.lines().filter(|l| l.contains(" B |")).collect();
-    assert_eq!(rows.len(), 3, "sync, async, async with 3 workers:\n{text}");
-    assert!(text.contains("async d=4 w=3"), "{text}");
+    let rows: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" B |") && !l.contains("bare DEALER"))
+        .collect();
+    assert_eq!(
+        rows.len(),
+        4,
+        "sync, async, async with credit, async with 3 workers:\n{text}"
+    );
+    assert!(text.contains("async d=4 w=2 c=32"), "{text}");
+    assert!(text.contains("async d=4 w=3 c=1"), "{text}");
     for row in rows {
-        // mode, body | proxy rate p50/p99 | broker rate p50/p99 | ratio: both rates non-zero.
+        // mode, body | proxy rate p50/p99 | broker rate p50/p99 | ratio | cpu | switches:
+        // both rates and both CPU figures are positive numbers.
         let columns: Vec<&str> = row.split('|').collect();
-        assert_eq!(columns.len(), 4, "{row}");
+        assert_eq!(columns.len(), 6, "{row}");
         for side in &columns[1..3] {
             let rate: f64 = side.split_whitespace().next().unwrap().parse().unwrap();
             assert!(rate > 0.0, "{row}");
         }
+        let cpu: Vec<f64> = columns[4]
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert!(cpu.len() == 3 && cpu[0] > 0.0 && cpu[1] > 0.0, "{row}");
     }
+    let bare = text
+        .lines()
+        .find(|l| l.contains("bare DEALER clients"))
+        .unwrap_or_else(|| panic!("no bare-client row:\n{text}"));
+    let rate: f64 = bare
+        .split('|')
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(rate > 0.0, "{bare}");
     assert!(text.contains("10 idle workers, 1 idle service"), "{text}");
     assert!(text.contains("1000 idle workers,    2 services"), "{text}");
     assert!(text.contains("broker RSS:"), "{text}");
