@@ -861,6 +861,10 @@ fn seeded_fuzz_never_breaks_the_broker() {
         Just(b"echo".to_vec()),
         Just(b"mmi.service".to_vec()),
         Just(b"mmi.nothing".to_vec()),
+        Just(b"credit=3".to_vec()),
+        Just(b"credit=0".to_vec()),
+        Just(b"credit=".to_vec()),
+        Just(b"colour=blue".to_vec()),
         vec(any::<u8>(), 0..48),
     ];
     let message = vec(frame, 0..8);
