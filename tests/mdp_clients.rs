@@ -279,6 +279,37 @@ fn a_worker_with_credit_holds_several_requests() {
 }
 
 #[test]
+fn heartbeats_from_long_work_keep_the_worker_alive() {
+    // The broker purges a worker silent for HEARTBEAT × LIVENESS (500 ms); this request takes
+    // three times that, during which the worker only calls `heartbeat`.
+    let (broker, endpoint) = start_broker();
+    let mut worker = Worker::connect(&endpoint, "long", worker_config()).unwrap();
+    let mut client = AsyncClient::connect(&endpoint, client_config()).unwrap();
+    let mut body = ZMsg::new();
+    body.append("job");
+    client.send("long", body.clone()).unwrap();
+    let request = worker
+        .recv_timeout(WAIT)
+        .unwrap()
+        .expect("the request reaches the worker");
+    let work = HEARTBEAT * LIVENESS * 3;
+    let end = std::time::Instant::now() + work;
+    while std::time::Instant::now() < end {
+        worker.heartbeat().unwrap();
+        std::thread::sleep(Duration::from_millis(10)); // a slice of the long work
+    }
+    worker.reply(&request, request.body().clone()).unwrap();
+    assert_eq!(
+        client.recv_timeout(WAIT).unwrap(),
+        ("long".to_owned(), body)
+    );
+    let stats = broker.stats().unwrap();
+    assert_eq!(stats.services["long"].worker_expiries, 0, "{stats}");
+    assert_eq!(stats.services["long"].resends, 0, "{stats}");
+    assert_eq!(stats.workers, 1, "{stats}");
+}
+
+#[test]
 fn many_workers_and_services() {
     let (_broker, endpoint) = start_broker();
     let services = ["alpha", "beta", "gamma"];

@@ -231,8 +231,9 @@ enum Inbound {
 ///   [`Error::Disconnected`]) only when that connection was closed because the broker was
 ///   declared dead or disconnected the worker, in which case the broker resends the request.
 ///
-/// While the application handles a request the worker sends no heartbeats (MDP/0.1 workers are
-/// single-threaded); keep requests shorter than the broker's expiry or raise its liveness.
+/// While the application handles a request the worker sends no heartbeats by itself (MDP/0.1
+/// workers are single-threaded): call [`Worker::heartbeat`] now and then from long work, or keep
+/// requests shorter than the broker's expiry (heartbeat × liveness).
 pub struct Worker {
     endpoint: String,
     service: String,
@@ -463,6 +464,40 @@ impl Worker {
                 })
             }
         }
+    }
+
+    /// Tells the broker that this worker is alive, from long work between [`Worker::recv`] and
+    /// [`Worker::reply`]: sends a HEARTBEAT if one is due (at most one per heartbeat interval, so
+    /// it is cheap to call often). Without it, a request that takes longer than the broker's
+    /// heartbeat × liveness gets the worker declared dead, and the broker gives the request to
+    /// another worker.
+    ///
+    /// ```no_run
+    /// # use mdp::{Worker, WorkerConfig};
+    /// # let mut worker = Worker::connect("tcp://localhost:5555", "render", WorkerConfig::default())?;
+    /// let request = worker.recv()?;
+    /// for _step in 0..1000 {
+    ///     // ... a slice of long work ...
+    ///     worker.heartbeat()?;
+    /// }
+    /// worker.reply(&request, request.body().clone())?;
+    /// # Ok::<(), mdp::Error>(())
+    /// ```
+    pub fn heartbeat(&mut self) -> Result<()> {
+        let State::Connected(conn) = &mut self.state else {
+            return Ok(());
+        };
+        let now = Instant::now();
+        if now < conn.heartbeat_at {
+            return Ok(());
+        }
+        let mut beat = worker_command(Command::Heartbeat, ZMsg::new());
+        match conn.socket.send_msg_ref(&mut beat, SendFlags::DONTWAIT) {
+            Ok(()) | Err(zmsg::Error::Again) => {}
+            Err(err) => return Err(err.into()),
+        }
+        conn.heartbeat_at = now + self.config.heartbeat;
+        Ok(())
     }
 
     /// Serves requests with `handler` until stopped (Ctrl-C or the [`StopHandle`]): each
