@@ -200,6 +200,23 @@ struct Connection {
     offered_credit: bool,
 }
 
+impl Connection {
+    /// Sends a HEARTBEAT if one is due at `now` (a full pipe skips it: the broker is not
+    /// reading, and the expiry will tell).
+    fn beat_if_due(&mut self, now: Instant, interval: Duration) -> Result<()> {
+        if now < self.heartbeat_at {
+            return Ok(());
+        }
+        let mut beat = worker_command(Command::Heartbeat, ZMsg::new());
+        match self.socket.send_msg_ref(&mut beat, SendFlags::DONTWAIT) {
+            Ok(()) | Err(zmsg::Error::Again) => {}
+            Err(err) => return Err(err.into()),
+        }
+        self.heartbeat_at = now + interval;
+        Ok(())
+    }
+}
+
 enum State {
     Connected(Connection),
     Waiting { until: Instant },
@@ -484,20 +501,10 @@ impl Worker {
     /// # Ok::<(), mdp::Error>(())
     /// ```
     pub fn heartbeat(&mut self) -> Result<()> {
-        let State::Connected(conn) = &mut self.state else {
-            return Ok(());
-        };
-        let now = Instant::now();
-        if now < conn.heartbeat_at {
-            return Ok(());
+        match &mut self.state {
+            State::Connected(conn) => conn.beat_if_due(Instant::now(), self.config.heartbeat),
+            State::Waiting { .. } => Ok(()),
         }
-        let mut beat = worker_command(Command::Heartbeat, ZMsg::new());
-        match conn.socket.send_msg_ref(&mut beat, SendFlags::DONTWAIT) {
-            Ok(()) | Err(zmsg::Error::Again) => {}
-            Err(err) => return Err(err.into()),
-        }
-        conn.heartbeat_at = now + self.config.heartbeat;
-        Ok(())
     }
 
     /// Serves requests with `handler` until stopped (Ctrl-C or the [`StopHandle`]): each
@@ -709,14 +716,7 @@ impl Worker {
             _ => {}
         }
         let now = Instant::now();
-        if now >= conn.heartbeat_at {
-            let mut beat = worker_command(Command::Heartbeat, ZMsg::new());
-            match conn.socket.send_msg_ref(&mut beat, SendFlags::DONTWAIT) {
-                Ok(()) | Err(zmsg::Error::Again) => {}
-                Err(err) => return Err(err.into()),
-            }
-            conn.heartbeat_at = now + heartbeat;
-        }
+        conn.beat_if_due(now, heartbeat)?;
         if now >= conn.expiry {
             let first_delay = self.config.reconnect_min;
             self.close(Closed::BrokerDead, first_delay);
