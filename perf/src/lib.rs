@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use zmsg::{ZContext, ZFrame};
+use zmsg::{SendFlags, ZContext, ZFrame, ZSocket};
 
 /// Parses an integer as C's `atoi` does: leading blanks, an optional sign, then digits up to the
 /// first non-digit; 0 when there are none.
@@ -78,6 +78,59 @@ pub fn message(size: usize) -> ZFrame {
     // SAFETY: the bytes are never read from Rust: the frame is only sent, and libzmq copies the
     // bytes without interpreting them, as it does for the C tools' unfilled messages.
     unsafe { ZFrame::with_size_uninit(size) }
+}
+
+/// The receiving side of `local_thr` and `inproc_thr`: receives `count` messages of `size` bytes
+/// into one reused frame and times all but the first (which only waits for the sender), as the
+/// C tools do. Returns the elapsed microseconds, at least 1.
+pub fn receive_timed(socket: &ZSocket, size: usize, count: usize) -> u64 {
+    let mut frame = ZFrame::new();
+    recv_checked(socket, &mut frame, Some(size));
+    let watch = Stopwatch::start();
+    for _ in 1..count {
+        recv_checked(socket, &mut frame, Some(size));
+    }
+    watch.stop().max(1)
+}
+
+/// The timing side of `remote_lat` and `inproc_lat`: sends one `size`-byte frame and waits for
+/// it to come back, `count` times (the frame is sent, then refilled by the reply). Returns the
+/// elapsed microseconds.
+pub fn ping_pong(socket: &ZSocket, size: usize, count: usize) -> u64 {
+    let mut frame = ZFrame::with_size(size);
+    let watch = Stopwatch::start();
+    for _ in 0..count {
+        socket
+            .send_frame_ref(&mut frame, SendFlags::NONE)
+            .unwrap_or_else(|err| fail("zmq_sendmsg", err));
+        recv_checked(socket, &mut frame, Some(size));
+    }
+    watch.stop()
+}
+
+/// The echoing side of `local_lat` and `inproc_lat`: sends each of `count` received frames
+/// straight back (libzmq moves the content, nothing is copied), checking its size when `size`
+/// is given.
+pub fn echo(socket: &ZSocket, size: Option<usize>, count: usize) {
+    let mut frame = ZFrame::new();
+    for _ in 0..count {
+        recv_checked(socket, &mut frame, size);
+        socket
+            .send_frame_ref(&mut frame, SendFlags::NONE)
+            .unwrap_or_else(|err| fail("zmq_sendmsg", err));
+    }
+}
+
+/// Receives into `frame`, exiting as the C tools do on an error or (when `size` is given) a
+/// message of the wrong size.
+#[inline]
+fn recv_checked(socket: &ZSocket, frame: &mut ZFrame, size: Option<usize>) {
+    socket
+        .recv_frame_into(frame, false)
+        .unwrap_or_else(|err| fail("zmq_recvmsg", err));
+    if size.is_some_and(|size| frame.len() != size) {
+        wrong_size();
+    }
 }
 
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //!
 //! usage: inproc_thr <message-size> <message-count>
 
-use zmsg::{SendFlags, SocketType, ZFrame};
-use zmsg_perf::{arg_usize, context, fail, message, wrong_size, Stopwatch};
+use zmsg::{SendFlags, SocketType};
+use zmsg_perf::{arg_usize, context, fail, message, receive_timed};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -38,28 +38,9 @@ fn main() {
         }
     });
 
-    let mut frame = ZFrame::new();
     println!("message size: {} [B]", message_size as i32);
     println!("message count: {}", message_count as i32);
-
-    socket
-        .recv_frame_into(&mut frame, false)
-        .unwrap_or_else(|err| fail("zmq_recvmsg", err));
-    if frame.len() != message_size {
-        wrong_size();
-    }
-
-    let watch = Stopwatch::start();
-    for _ in 1..message_count {
-        socket
-            .recv_frame_into(&mut frame, false)
-            .unwrap_or_else(|err| fail("zmq_recvmsg", err));
-        if frame.len() != message_size {
-            wrong_size();
-        }
-    }
-    let elapsed = watch.stop().max(1);
-    drop(frame);
+    let elapsed = receive_timed(&socket, message_size, message_count);
 
     if worker.join().is_err() {
         println!("error in pthread_join: worker panicked");

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use zmsg::{SendFlags, SocketType, ZFrame};
-use zmsg_perf::{arg_usize, context, fail, wrong_size};
+use zmsg::SocketType;
+use zmsg_perf::{arg_usize, context, echo, fail};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -26,19 +26,7 @@ fn main() {
         .unwrap_or_else(|err| fail("zmq_bind", err));
 
     // The received frame is sent straight back: libzmq moves the content, nothing is copied.
-    let mut frame = ZFrame::new();
-    for _ in 0..roundtrip_count {
-        socket
-            .recv_frame_into(&mut frame, false)
-            .unwrap_or_else(|err| fail("zmq_recvmsg", err));
-        if frame.len() != message_size {
-            wrong_size();
-        }
-        socket
-            .send_frame_ref(&mut frame, SendFlags::NONE)
-            .unwrap_or_else(|err| fail("zmq_sendmsg", err));
-    }
-    drop(frame);
+    echo(&socket, Some(message_size), roundtrip_count);
 
     // As the C tool does (zmq_sleep(1)) before closing; the measurement is over by now.
     std::thread::sleep(Duration::from_secs(1));

@@ -3,8 +3,8 @@
 //!
 //! usage: local_thr <bind-to> <message-size> <message-count> [<enable_curve>]
 
-use zmsg::{SocketType, ZFrame};
-use zmsg_perf::{arg_usize, atoi, context, fail, wrong_size, Stopwatch};
+use zmsg::SocketType;
+use zmsg_perf::{arg_usize, atoi, context, fail, receive_timed};
 
 /// The server's secret key; it matches `remote_thr`'s server public key (as in libzmq's tools).
 const SERVER_SECRET_KEY: &str = "{X}#>t#jRGaQ}gMhv=30r(Mw+87YGs+5%kh=i@f8";
@@ -37,25 +37,7 @@ fn main() {
         .unwrap_or_else(|err| fail("zmq_bind", err));
 
     // One frame, reused for every message: no allocation on our side of the hot loop.
-    let mut frame = ZFrame::new();
-    socket
-        .recv_frame_into(&mut frame, false)
-        .unwrap_or_else(|err| fail("zmq_recvmsg", err));
-    if frame.len() != message_size {
-        wrong_size();
-    }
-
-    let watch = Stopwatch::start();
-    for _ in 1..message_count {
-        socket
-            .recv_frame_into(&mut frame, false)
-            .unwrap_or_else(|err| fail("zmq_recvmsg", err));
-        if frame.len() != message_size {
-            wrong_size();
-        }
-    }
-    let elapsed = watch.stop().max(1);
-    drop(frame);
+    let elapsed = receive_timed(&socket, message_size, message_count);
 
     let throughput = message_count as f64 / elapsed as f64 * 1_000_000.0;
     let megabits = throughput * message_size as f64 * 8.0 / 1_000_000.0;

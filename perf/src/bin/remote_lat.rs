@@ -3,8 +3,8 @@
 //!
 //! usage: remote_lat <connect-to> <message-size> <roundtrip-count>
 
-use zmsg::{SendFlags, SocketType, ZFrame};
-use zmsg_perf::{arg_usize, context, fail, wrong_size, Stopwatch};
+use zmsg::SocketType;
+use zmsg_perf::{arg_usize, context, fail, ping_pong};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -25,22 +25,7 @@ fn main() {
         .unwrap_or_else(|err| fail("zmq_connect", err));
 
     // One frame goes back and forth: sent, then refilled by the reply.
-    let mut frame = ZFrame::with_size(message_size);
-
-    let watch = Stopwatch::start();
-    for _ in 0..roundtrip_count {
-        socket
-            .send_frame_ref(&mut frame, SendFlags::NONE)
-            .unwrap_or_else(|err| fail("zmq_sendmsg", err));
-        socket
-            .recv_frame_into(&mut frame, false)
-            .unwrap_or_else(|err| fail("zmq_recvmsg", err));
-        if frame.len() != message_size {
-            wrong_size();
-        }
-    }
-    let elapsed = watch.stop();
-    drop(frame);
+    let elapsed = ping_pong(&socket, message_size, roundtrip_count);
 
     let latency = elapsed as f64 / (roundtrip_count as f64 * 2.0);
     println!("message size: {} [B]", message_size as i32);
