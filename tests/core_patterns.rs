@@ -259,29 +259,33 @@ fn keypair() -> (String, String) {
     zmsg::z85::curve_keypair().unwrap()
 }
 
-#[test]
-fn curve_handshake_encrypts_typed_multipart() {
-    assert!(zmsg::has("curve"));
-    let (server_public, server_secret) = keypair();
-    let (client_public, client_secret) = keypair();
-
-    let server = ZSocket::new(SocketType::Rep).unwrap();
+/// A CURVE server socket of `kind` bound to an ephemeral TCP port: (socket, address, public key).
+fn curve_server(kind: SocketType) -> (ZSocket, String, String) {
+    let (public, secret) = keypair();
+    let server = ZSocket::new(kind).unwrap();
     server.set_curve_server(true).unwrap();
-    server
-        .set_curve_secretkey(server_secret.as_bytes())
-        .unwrap();
+    server.set_curve_secretkey(secret.as_bytes()).unwrap();
     let address = bind(&server, "tcp://127.0.0.1:*");
+    (server, address, public)
+}
 
-    let client = ZSocket::new(SocketType::Req).unwrap();
+/// A CURVE client socket of `kind` with a fresh keypair, trusting `server_public`.
+fn curve_client(kind: SocketType, server_public: &str) -> ZSocket {
+    let (public, secret) = keypair();
+    let client = ZSocket::new(kind).unwrap();
     client
         .set_curve_serverkey(server_public.as_bytes())
         .unwrap();
+    client.set_curve_publickey(public.as_bytes()).unwrap();
+    client.set_curve_secretkey(secret.as_bytes()).unwrap();
     client
-        .set_curve_publickey(client_public.as_bytes())
-        .unwrap();
-    client
-        .set_curve_secretkey(client_secret.as_bytes())
-        .unwrap();
+}
+
+#[test]
+fn curve_handshake_encrypts_typed_multipart() {
+    assert!(zmsg::has("curve"));
+    let (server, address, server_public) = curve_server(SocketType::Rep);
+    let client = curve_client(SocketType::Req, &server_public);
     client.connect(&address).unwrap();
 
     let mut request = ZMsg::new();
@@ -302,30 +306,15 @@ fn curve_handshake_encrypts_typed_multipart() {
 
 #[test]
 fn curve_with_wrong_server_key_gets_nothing_through() {
-    let (_, server_secret) = keypair();
+    let (server, address, _) = curve_server(SocketType::Pull);
     let (wrong_public, _) = keypair();
-    let (client_public, client_secret) = keypair();
-
-    let server = ZSocket::new(SocketType::Pull).unwrap();
-    server.set_curve_server(true).unwrap();
-    server
-        .set_curve_secretkey(server_secret.as_bytes())
-        .unwrap();
-    let address = bind(&server, "tcp://127.0.0.1:*");
     let monitor_endpoint = "inproc://core-curve-wrong-monitor";
     server
         .monitor_raw(Some(monitor_endpoint), zmsg::sys::ZMQ_EVENT_ALL)
         .unwrap();
     let monitor = ZSocket::new_pair(&format!(">{monitor_endpoint}")).unwrap();
 
-    let client = ZSocket::new(SocketType::Push).unwrap();
-    client.set_curve_serverkey(wrong_public.as_bytes()).unwrap();
-    client
-        .set_curve_publickey(client_public.as_bytes())
-        .unwrap();
-    client
-        .set_curve_secretkey(client_secret.as_bytes())
-        .unwrap();
+    let client = curve_client(SocketType::Push, &wrong_public);
     client.set_linger(0).unwrap();
     client.connect(&address).unwrap();
     client.send_str("secret").unwrap(); // queued; the handshake can never complete

@@ -68,15 +68,14 @@ impl PyChild {
 
     /// Waits (bounded) for the process to exit and returns its status code.
     fn wait_exit(&mut self) -> Option<i32> {
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.code();
-            }
-            // Waiting for a child process to exit has no event to block on with a timeout.
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        panic!("{} did not exit", self.name);
+        let mut status = None;
+        // Waiting for a child process to exit has no event to block on with a timeout.
+        let exited = support::wait_until(WAIT, || {
+            status = self.child.try_wait().expect("try_wait");
+            status.is_some()
+        });
+        assert!(exited, "{} did not exit", self.name);
+        status.and_then(|status| status.code())
     }
 }
 
