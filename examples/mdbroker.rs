@@ -33,7 +33,7 @@ fn main() -> anyhow::Result<()> {
             None => Duration::from_millis(500),
         };
         match broker.run_once(Some(slice.min(Duration::from_millis(500)))) {
-            Ok(()) | Err(zmsg::Error::Interrupted) => {}
+            Ok(()) | Err(mdp::Error::Interrupted) => {}
             Err(err) => return Err(err.into()),
         }
     }

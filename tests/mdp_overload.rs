@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use mdp::protocol::{CLIENT, WORKER};
+use mdp::protocol::{CLIENT_V1 as CLIENT, WORKER_V1 as WORKER};
 use mdp::{Broker, BrokerConfig, BrokerHandle, Stats};
 use zmsg::{Events, SocketType, ZFrame, ZMsg, ZSocket};
 
@@ -495,7 +495,7 @@ fn async_client_turns_a_refusal_into_a_typed_error() {
             mut body,
         }) => {
             assert_eq!(service, "nobody");
-            assert_eq!(code, "503");
+            assert_eq!(code, mdp::RefusalCode::QueueFull);
             assert_eq!(body.pop_str().unwrap(), "refused");
             assert!(body.is_empty());
         }

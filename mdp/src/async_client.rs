@@ -26,12 +26,12 @@ use std::time::{Duration, Instant};
 
 use zmsg::{Events, SendFlags, SocketType, ZMsg, ZSocket};
 
-use crate::client::{
-    apply_curve, client_request, parse_client_reply, refusal, remaining, ClientConfig,
-};
+use crate::client::{apply_curve, refusal, remaining, ClientConfig, ClientReply};
 use crate::error::{Error, Result};
+use crate::protocol::{ClientMessage, Part, REFUSED};
 
-/// An asynchronous MDP/0.1 client over a DEALER socket.
+/// An asynchronous Majordomo client over a DEALER socket (MDP/0.1, or MDP/0.2 with
+/// [`ClientConfig::version`]).
 ///
 /// Requests are sent with [`AsyncClient::send`] and replies collected with
 /// [`AsyncClient::recv`] / [`AsyncClient::recv_timeout`], in whatever order the broker delivers
@@ -51,13 +51,17 @@ use crate::error::{Error, Result};
 /// `mmi.refused`; `recv` returns it as [`Error::Refused`] with the refused request's body, in
 /// the place of that request's reply.
 ///
+/// **Partial replies** (MDP/0.2): [`AsyncClient::recv_reply`] returns every reply, partial or
+/// final, in arrival order, each with its [`Part`]; `recv`, `recv_timeout` and `try_recv`
+/// return final replies only and skip partial ones.
+///
 /// The reply timeout of [`AsyncClient::recv`] and the send timeout are
 /// [`ClientConfig::timeout`]; `retries` is not used.
 pub struct AsyncClient {
     endpoint: String,
     config: ClientConfig,
     socket: ZSocket,
-    queue: VecDeque<Result<(String, ZMsg)>>,
+    queue: VecDeque<Result<ClientReply>>,
     in_flight: usize,
     sends_since_drain: u32,
 }
@@ -116,7 +120,7 @@ impl AsyncClient {
     /// are moved to the internal queue first (see [`AsyncClient`]). Fails with
     /// [`Error::Timeout`] when the socket stays full for the whole timeout.
     pub fn send(&mut self, service: &str, body: ZMsg) -> Result<()> {
-        let mut request = client_request(service, body);
+        let mut request = ClientMessage::request(service, body).encode(self.config.version);
         // Move arrived replies into the queue now and then; always when the socket is full.
         self.sends_since_drain += 1;
         if self.sends_since_drain >= DRAIN_EVERY {
@@ -145,14 +149,26 @@ impl AsyncClient {
         }
     }
 
-    /// Waits up to the configured timeout for the next reply; returns the answering service
-    /// and the reply body, or [`Error::Timeout`].
+    /// Waits up to the configured timeout for the next final reply; returns the answering
+    /// service and the reply body, or [`Error::Timeout`].
     pub fn recv(&mut self) -> Result<(String, ZMsg)> {
         self.recv_timeout(self.config.timeout)
     }
 
-    /// Waits up to `timeout` for the next reply; [`Error::Timeout`] when none came.
+    /// Waits up to `timeout` for the next final reply; [`Error::Timeout`] when none came.
     pub fn recv_timeout(&mut self, timeout: Duration) -> Result<(String, ZMsg)> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let reply = self.recv_reply(remaining(deadline))?;
+            if reply.part == Part::Final {
+                return Ok(final_reply(reply));
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the next reply, partial (MDP/0.2) or final, in arrival order;
+    /// [`Error::Timeout`] when none came.
+    pub fn recv_reply(&mut self, timeout: Duration) -> Result<ClientReply> {
         if self.queue.is_empty() {
             // Under load a reply is usually queued already: take it without a poll.
             self.drain()?;
@@ -173,12 +189,18 @@ impl AsyncClient {
         }
     }
 
-    /// Returns a reply that already arrived, without waiting.
+    /// Returns a final reply that already arrived, without waiting.
     pub fn try_recv(&mut self) -> Result<Option<(String, ZMsg)>> {
-        if self.queue.is_empty() {
-            self.drain()?;
+        loop {
+            if self.queue.is_empty() {
+                self.drain()?;
+            }
+            match self.queue.pop_front().transpose()? {
+                Some(reply) if reply.part == Part::Final => return Ok(Some(final_reply(reply))),
+                Some(_) => continue,
+                None => return Ok(None),
+            }
         }
-        self.queue.pop_front().transpose()
     }
 
     /// Moves every reply waiting on the socket into the queue, without blocking. Invalid
@@ -191,18 +213,25 @@ impl AsyncClient {
                 Err(zmsg::Error::Again) => return Ok(()),
                 Err(err) => return Err(err.into()),
             };
-            match parse_client_reply(msg) {
-                Ok((service, body)) if service.eq_bytes(crate::protocol::REFUSED) => {
+            match ClientReply::decode(msg) {
+                Ok(reply) if reply.service.eq_bytes(REFUSED) => {
                     self.in_flight = self.in_flight.saturating_sub(1);
-                    self.queue.push_back(Err(refusal(body)));
+                    self.queue.push_back(Err(refusal(reply.body)));
                 }
-                Ok((service, body)) => {
-                    let service = String::from_utf8_lossy(service.data()).into_owned();
-                    self.in_flight = self.in_flight.saturating_sub(1);
-                    self.queue.push_back(Ok((service, body)));
+                Ok(reply) => {
+                    if reply.part == Part::Final {
+                        self.in_flight = self.in_flight.saturating_sub(1);
+                    }
+                    self.queue.push_back(Ok(reply));
                 }
                 Err(err) => tracing::warn!(%err, "dropping an invalid reply"),
             }
         }
     }
+}
+
+/// A final reply as `recv` returns it: the service name as text and the body.
+fn final_reply(reply: ClientReply) -> (String, ZMsg) {
+    let service = String::from_utf8_lossy(reply.service.data()).into_owned();
+    (service, reply.body)
 }

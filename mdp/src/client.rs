@@ -21,7 +21,7 @@ use zmsg::cert::ZCert;
 use zmsg::{Events, SocketType, ZFrame, ZMsg, ZSocket};
 
 use crate::error::{Error, Result};
-use crate::protocol;
+use crate::protocol::{self, ClientMessage, Part, RefusalCode, Version};
 
 /// How a [`Client`] talks to the broker.
 #[derive(Clone)]
@@ -37,6 +37,9 @@ pub struct ClientConfig {
     /// This client's own CURVE certificate; a fresh one is made when `curve_server_key` is set
     /// and this is `None`.
     pub curve_cert: Option<ZCert>,
+    /// The protocol version to speak (default [`Version::V1`], MDP/0.1). With [`Version::V2`]
+    /// (MDP/0.2, RFC 18) a service may answer with partial replies before the final one.
+    pub version: Version,
 }
 
 impl Default for ClientConfig {
@@ -46,6 +49,7 @@ impl Default for ClientConfig {
             retries: 3,
             curve_server_key: None,
             curve_cert: None,
+            version: Version::V1,
         }
     }
 }
@@ -56,15 +60,17 @@ impl fmt::Debug for ClientConfig {
             .field("timeout", &self.timeout)
             .field("retries", &self.retries)
             .field("curve", &self.curve_server_key.is_some())
+            .field("version", &self.version)
             .finish()
     }
 }
 
-/// A synchronous MDP/0.1 client.
+/// A synchronous Majordomo client (MDP/0.1, or MDP/0.2 with [`ClientConfig::version`]).
 ///
 /// [`Client::send`] sends one request and waits for its reply. When no reply comes within the
 /// timeout, it closes its socket, opens a new one and sends the request again, up to
-/// [`ClientConfig::retries`] times in all. It then fails with [`Error::Timeout`] when the broker
+/// [`ClientConfig::retries`] times in all (but never after a partial reply arrived: the request
+/// is being worked on, and a retry would start it again). It then fails with [`Error::Timeout`] when the broker
 /// took the request but never answered, or [`Error::BrokerGone`] when no connection to a broker
 /// could be made at all (nothing listening, or a CURVE handshake that never completes because
 /// the server key is wrong).
@@ -124,12 +130,34 @@ impl Client {
     }
 
     /// Sends `body` to `service` and returns the reply body. See [`Client`] for the retry rules.
+    /// Partial replies (MDP/0.2) are skipped: use [`Client::send_streaming`] to see them.
     pub fn send(&mut self, service: &str, body: ZMsg) -> Result<ZMsg> {
-        let request = client_request(service, body);
+        self.send_streaming(service, body, |_| {})
+    }
+
+    /// Like [`Client::send`], calling `on_partial` with each partial reply (MDP/0.2 PARTIAL) as it
+    /// arrives; returns the final reply. Each partial reply restarts the timeout.
+    ///
+    /// ```no_run
+    /// # use mdp::{Client, ClientConfig, protocol::Version};
+    /// let config = ClientConfig { version: Version::V2, ..ClientConfig::default() };
+    /// let mut client = Client::connect("tcp://localhost:5555", config)?;
+    /// let last = client.send_streaming("count", zmsg::ZMsg::from_iter(["3"]), |partial| {
+    ///     println!("progress: {:?}", partial);
+    /// })?;
+    /// # Ok::<(), mdp::Error>(())
+    /// ```
+    pub fn send_streaming(
+        &mut self,
+        service: &str,
+        body: ZMsg,
+        mut on_partial: impl FnMut(ZMsg),
+    ) -> Result<ZMsg> {
+        let request = ClientMessage::request(service, body).encode(self.config.version);
         let mut handed_over = false;
         for attempt in 1..=self.config.retries {
             let last = attempt == self.config.retries;
-            match self.try_once(service, &request)? {
+            match self.try_once(service, &request, &mut on_partial)? {
                 Attempt::Reply(body) => return Ok(body),
                 Attempt::NotConnected => {
                     if !last {
@@ -140,8 +168,11 @@ impl Client {
                         );
                     }
                 }
-                Attempt::NoReply => {
+                Attempt::NoReply { partials } => {
                     handed_over = true;
+                    if partials {
+                        break;
+                    }
                     if !last {
                         tracing::warn!(attempt, service, "no reply, retrying on a new socket");
                     }
@@ -174,7 +205,7 @@ impl Client {
         match code.as_str() {
             "200" => Ok(true),
             "404" => Ok(false),
-            other => Err(Error::Protocol(format!(
+            other => Err(Error::UnexpectedAnswer(format!(
                 "mmi.service answered {other:?}, expected 200 or 404"
             ))),
         }
@@ -185,13 +216,13 @@ impl Client {
     pub fn mmi(&mut self, mmi_service: &str, argument: &str) -> Result<String> {
         let mut reply = self.send_str(mmi_service, argument)?;
         if reply.is_empty() {
-            return Err(Error::Protocol(format!(
+            return Err(Error::UnexpectedAnswer(format!(
                 "{mmi_service} answered an empty body"
             )));
         }
         reply
             .pop_str()
-            .map_err(|err| Error::Protocol(format!("{mmi_service} answer: {err}")))
+            .map_err(|err| Error::UnexpectedAnswer(format!("{mmi_service} answer: {err}")))
     }
 
     /// Like [`Client::send`], but first asks `mmi.service` and fails with
@@ -220,11 +251,16 @@ impl Client {
         Ok(())
     }
 
-    fn try_once(&mut self, service: &str, request: &ZMsg) -> Result<Attempt> {
+    fn try_once(
+        &mut self,
+        service: &str,
+        request: &ZMsg,
+        on_partial: &mut dyn FnMut(ZMsg),
+    ) -> Result<Attempt> {
         let Some(socket) = self.socket.as_ref() else {
             return Ok(Attempt::NotConnected);
         };
-        let deadline = Instant::now() + self.config.timeout;
+        let mut deadline = Instant::now() + self.config.timeout;
         // With ZMQ_IMMEDIATE the socket becomes writable only once a connection (and its
         // security handshake) is complete.
         if !socket
@@ -239,28 +275,32 @@ impl Client {
             Err(zmsg::Error::Again) => return Ok(Attempt::NotConnected),
             Err(err) => return Err(err.into()),
         }
+        let mut partials = false;
         loop {
             let ready = socket.poll(Events::POLLIN, Some(remaining(deadline)))?;
             if !ready.contains(Events::POLLIN) {
-                return Ok(Attempt::NoReply);
+                return Ok(Attempt::NoReply { partials });
             }
             let msg = match socket.recv_msg_dontwait() {
                 Ok(msg) => msg,
                 Err(zmsg::Error::Again) => continue,
                 Err(err) => return Err(err.into()),
             };
-            match parse_client_reply(msg) {
-                Ok((got_service, body)) if got_service.eq_bytes(service.as_bytes()) => {
-                    return Ok(Attempt::Reply(body))
+            match ClientReply::decode(msg) {
+                Ok(reply) if reply.service.eq_bytes(protocol::REFUSED) => {
+                    return Err(refusal(reply.body))
                 }
-                Ok((got_service, body)) if got_service.eq_bytes(protocol::REFUSED) => {
-                    return Err(refusal(body))
-                }
-                Ok((got_service, _)) => tracing::warn!(
+                Ok(reply) if !reply.service.eq_bytes(service.as_bytes()) => tracing::warn!(
                     expected = service,
-                    got = %String::from_utf8_lossy(got_service.data()),
+                    got = %String::from_utf8_lossy(reply.service.data()),
                     "dropping a reply for another service"
                 ),
+                Ok(reply) if reply.part == Part::Partial => {
+                    partials = true;
+                    deadline = Instant::now() + self.config.timeout;
+                    on_partial(reply.body);
+                }
+                Ok(reply) => return Ok(Attempt::Reply(reply.body)),
                 Err(err) => tracing::warn!(%err, "dropping an invalid reply"),
             }
         }
@@ -269,8 +309,42 @@ impl Client {
 
 enum Attempt {
     Reply(ZMsg),
-    NoReply,
+    NoReply {
+        /// Whether partial replies arrived (then the request must not be sent again).
+        partials: bool,
+    },
     NotConnected,
+}
+
+/// A reply as a client receives it.
+#[derive(Debug)]
+pub struct ClientReply {
+    /// The service the request asked for ([`protocol::REFUSED`] for a refusal).
+    pub service: ZFrame,
+    /// A partial reply (MDP/0.2: more follow) or the final one.
+    pub part: Part,
+    /// The reply body.
+    pub body: ZMsg,
+}
+
+impl ClientReply {
+    /// Decodes a reply as a client's DEALER receives it.
+    pub(crate) fn decode(msg: ZMsg) -> Result<ClientReply> {
+        match ClientMessage::decode_reply(msg)? {
+            (_, ClientMessage::Reply {
+                part,
+                service,
+                body,
+            }) => Ok(ClientReply {
+                service,
+                part,
+                body,
+            }),
+            (_, ClientMessage::Request { .. }) => Err(Error::Protocol(
+                protocol::DecodeError::WrongDirection("a client REQUEST"),
+            )),
+        }
+    }
 }
 
 /// The time left until `deadline` (zero once it has passed).
@@ -278,52 +352,20 @@ pub(crate) fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
 }
 
-/// Builds a client REQUEST for a DEALER socket: `"" , "MDPC01" , service , body...`. An empty
-/// body is sent as one empty frame (RFC 7 wants at least one body frame).
-pub(crate) fn client_request(service: &str, body: ZMsg) -> ZMsg {
-    let mut msg = body;
-    if msg.is_empty() {
-        msg.append_frame(ZFrame::new());
-    }
-    msg.push(service);
-    msg.push(protocol::CLIENT);
-    msg.push_frame(ZFrame::new());
-    msg
-}
-
-/// Splits a client REPLY received on a DEALER socket into its service frame and body.
-pub(crate) fn parse_client_reply(mut msg: ZMsg) -> Result<(ZFrame, ZMsg)> {
-    if msg.len() < 3 {
-        return Err(Error::Protocol(format!(
-            "a client reply needs at least 3 frames, got {}",
-            msg.len()
-        )));
-    }
-    let empty = msg.pop_frame().unwrap_or_default();
-    if !empty.is_empty() {
-        return Err(Error::Protocol(
-            "a client reply must start with an empty frame".into(),
-        ));
-    }
-    let header = msg.pop_frame().unwrap_or_default();
-    if !header.eq_bytes(protocol::CLIENT) {
-        return Err(Error::Protocol(format!(
-            "bad client header {:?}",
-            String::from_utf8_lossy(header.data())
-        )));
-    }
-    let service = msg.pop_frame().unwrap_or_default();
-    Ok((service, msg))
-}
-
 /// The typed error for a broker refusal, from its body `code , service , request body...`.
 pub(crate) fn refusal(mut body: ZMsg) -> Error {
-    let code = body.pop_str().unwrap_or_default();
+    let code = body.pop_frame().unwrap_or_default();
     let service = body.pop_str().unwrap_or_default();
-    Error::Refused {
-        service,
-        code,
-        body,
+    match RefusalCode::parse(code.data()) {
+        Some(code) => Error::Refused {
+            service,
+            code,
+            body,
+        },
+        None => Error::UnexpectedAnswer(format!(
+            "a refusal with the unknown code {:?}",
+            String::from_utf8_lossy(code.data())
+        )),
     }
 }
 
@@ -356,42 +398,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn request_layout() {
-        let mut body = ZMsg::new();
-        body.append("a");
-        body.append(ZFrame::new());
-        let msg = client_request("echo", body);
-        assert_eq!(msg.len(), 5);
-        assert!(msg[0].is_empty());
-        assert_eq!(msg[1].data(), protocol::CLIENT);
-        assert_eq!(msg[2].data(), b"echo");
-        assert_eq!(msg[3].data(), b"a");
-        assert!(msg[4].is_empty());
-    }
-
-    #[test]
-    fn reply_parsing() {
-        let mut body = ZMsg::new();
-        body.append("x");
-        let (service, body) = parse_client_reply(client_request("svc", body)).unwrap();
-        assert_eq!(service.data(), b"svc");
-        assert_eq!(body.len(), 1);
-
+    fn replies_and_refusals_decode() {
+        let wire: ZMsg = ["", "MDPC01", "svc", "x"].into_iter().collect();
+        let reply = ClientReply::decode(wire).unwrap();
+        assert_eq!(reply.service.data(), b"svc");
+        assert_eq!(reply.part, Part::Final);
+        assert_eq!(reply.body.len(), 1);
         let short: ZMsg = ["", "MDPC01"].into_iter().collect();
-        assert!(matches!(parse_client_reply(short), Err(Error::Protocol(_))));
-        let bad_header: ZMsg = ["", "MDPC02", "svc", "x"].into_iter().collect();
-        assert!(matches!(
-            parse_client_reply(bad_header),
-            Err(Error::Protocol(_))
-        ));
-        let no_empty: ZMsg = ["x", "MDPC01", "svc", "x"].into_iter().collect();
-        assert!(matches!(
-            parse_client_reply(no_empty),
-            Err(Error::Protocol(_))
-        ));
-        // A reply with no body frame is accepted (lenient) and gives an empty body.
-        let (_, body) = parse_client_reply(["", "MDPC01", "svc"].into_iter().collect()).unwrap();
-        assert!(body.is_empty());
+        assert!(matches!(ClientReply::decode(short), Err(Error::Protocol(_))));
+
+        let refused: ZMsg = ["429", "svc", "body"].into_iter().collect();
+        match refusal(refused) {
+            Error::Refused {
+                service,
+                code,
+                body,
+            } => {
+                assert_eq!(service, "svc");
+                assert_eq!(code, RefusalCode::ClientFull);
+                assert_eq!(body.len(), 1);
+            }
+            other => panic!("{other:?}"),
+        }
+        let unknown: ZMsg = ["999", "svc"].into_iter().collect();
+        assert!(matches!(refusal(unknown), Error::UnexpectedAnswer(_)));
     }
 
     #[test]

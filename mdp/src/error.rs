@@ -1,5 +1,7 @@
 //! The error type of the mdp crate, shared by the broker, the worker and the clients.
 
+use crate::protocol::{DecodeError, RefusalCode};
+
 /// An mdp result.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -20,18 +22,21 @@ pub enum Error {
     /// The peer ended the conversation (a DISCONNECT), or the object was stopped or shut down.
     #[error("disconnected: {0}")]
     Disconnected(String),
-    /// A message broke the MDP/0.1 rules (bad header, unknown command, missing frames, ...).
+    /// A message broke the MDP rules (bad header, unknown command, missing frames, ...).
     #[error("protocol error: {0}")]
-    Protocol(String),
-    /// The broker refused the request (flow control, an `mmi.refused` answer): `code` `"503"`
-    /// when the service's queue is full, `"429"` when this client has too many requests in
-    /// flight and replies waiting. `body` is the refused request's body; retry later.
+    Protocol(#[from] DecodeError),
+    /// A well-formed answer that makes no sense here (an MMI status that is not one of the
+    /// RFC's, a refusal with an unknown code, ...).
+    #[error("unexpected answer: {0}")]
+    UnexpectedAnswer(String),
+    /// The broker refused the request (flow control, an `mmi.refused` answer). `body` is the
+    /// refused request's body; retry later.
     #[error("the broker refused a request for {service:?} (code {code})")]
     Refused {
         /// The service the request was for.
         service: String,
-        /// `"503"` (service queue full) or `"429"` (client over its limit).
-        code: String,
+        /// Why: the service's queue is full, or this client has too many requests in flight.
+        code: RefusalCode,
         /// The body of the refused request.
         body: zmsg::ZMsg,
     },
@@ -83,6 +88,6 @@ mod tests {
         ));
         assert!(Error::Timeout.is_transient());
         assert!(Error::BrokerGone("x".into()).is_transient());
-        assert!(!Error::Protocol("x".into()).is_transient());
+        assert!(!Error::Protocol(DecodeError::Empty).is_transient());
     }
 }

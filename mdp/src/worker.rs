@@ -20,7 +20,7 @@ use zmsg::{Events, SendFlags, SocketType, ZFrame, ZMsg, ZPoller, ZSocket};
 
 use crate::client::apply_curve;
 use crate::error::{Error, Result};
-use crate::protocol::{self, worker_command, Command};
+use crate::protocol::{self, DecodeError, Part, Version, WorkerMessage};
 
 /// How a [`Worker`] talks to its broker.
 #[derive(Clone)]
@@ -46,6 +46,10 @@ pub struct WorkerConfig {
     /// are still handled one at a time and answered in order; brokers that do not know the
     /// extension ignore it and send one at a time.
     pub credit: u32,
+    /// The protocol version to speak (default [`Version::V1`], MDP/0.1). With
+    /// [`Version::V2`] (MDP/0.2, RFC 18) the worker can send partial replies
+    /// ([`Worker::reply_partial`]) before the final one.
+    pub version: Version,
 }
 
 impl Default for WorkerConfig {
@@ -58,6 +62,7 @@ impl Default for WorkerConfig {
             curve_server_key: None,
             curve_cert: None,
             credit: 1,
+            version: Version::V1,
         }
     }
 }
@@ -71,6 +76,7 @@ impl fmt::Debug for WorkerConfig {
             .field("reconnect_max", &self.reconnect_max)
             .field("curve", &self.curve_server_key.is_some())
             .field("credit", &self.credit)
+            .field("version", &self.version)
             .finish()
     }
 }
@@ -203,11 +209,11 @@ struct Connection {
 impl Connection {
     /// Sends a HEARTBEAT if one is due at `now` (a full pipe skips it: the broker is not
     /// reading, and the expiry will tell).
-    fn beat_if_due(&mut self, now: Instant, interval: Duration) -> Result<()> {
+    fn beat_if_due(&mut self, now: Instant, interval: Duration, version: Version) -> Result<()> {
         if now < self.heartbeat_at {
             return Ok(());
         }
-        let mut beat = worker_command(Command::Heartbeat, ZMsg::new());
+        let mut beat = WorkerMessage::Heartbeat.encode(version);
         match self.socket.send_msg_ref(&mut beat, SendFlags::DONTWAIT) {
             Ok(()) | Err(zmsg::Error::Again) => {}
             Err(err) => return Err(err.into()),
@@ -227,7 +233,7 @@ enum Inbound {
     Request(Request),
     Heartbeat,
     Disconnect,
-    Invalid(String),
+    Invalid(DecodeError),
 }
 
 /// An MDP/0.1 worker for one service.
@@ -439,16 +445,43 @@ impl Worker {
     /// Sends the reply to `request`. See [`Worker`] for when a reply is dropped instead. An
     /// empty `body` is sent as one empty frame (RFC 7 wants at least one body frame).
     pub fn reply(&mut self, request: &Request, body: ZMsg) -> Result<()> {
+        self.send_reply(request, Part::Final, body)
+    }
+
+    /// Sends a partial reply to `request` (MDP/0.2 PARTIAL): more replies follow, and
+    /// [`Worker::reply`] sends the last one. Only for a worker configured with
+    /// [`Version::V2`]; an MDP/0.1 worker gets [`Error::InvalidArgument`].
+    ///
+    /// ```no_run
+    /// # use mdp::{Worker, WorkerConfig, protocol::Version};
+    /// let config = WorkerConfig { version: Version::V2, ..WorkerConfig::default() };
+    /// let mut worker = Worker::connect("tcp://localhost:5555", "count", config)?;
+    /// let request = worker.recv()?;
+    /// for n in 1..=3 {
+    ///     worker.reply_partial(&request, zmsg::ZMsg::from_iter([n.to_string()]))?;
+    /// }
+    /// worker.reply(&request, zmsg::ZMsg::from_iter(["done"]))?;
+    /// # Ok::<(), mdp::Error>(())
+    /// ```
+    pub fn reply_partial(&mut self, request: &Request, body: ZMsg) -> Result<()> {
+        if !self.config.version.has_partials() {
+            return Err(Error::InvalidArgument(
+                "partial replies need MDP/0.2 (WorkerConfig::version)".into(),
+            ));
+        }
+        self.send_reply(request, Part::Partial, body)
+    }
+
+    fn send_reply(&mut self, request: &Request, part: Part, body: ZMsg) -> Result<()> {
         match &mut self.state {
             State::Connected(conn) if conn.id == request.connection => {
-                let mut msg = body;
-                if msg.is_empty() {
-                    msg.append_frame(ZFrame::new());
-                }
-                msg.push_frame(ZFrame::new());
-                msg.push_frame(protocol::detached_clone(&request.client));
-                let msg = worker_command(Command::Reply, msg);
-                tracing::trace!(service = %self.service, "sending REPLY");
+                let reply = WorkerMessage::Reply {
+                    part,
+                    client: request.client.detached_clone(),
+                    body,
+                };
+                let msg = reply.encode(self.config.version);
+                tracing::trace!(service = %self.service, ?part, "sending a reply");
                 match conn.socket.send_msg(msg) {
                     Ok(()) => {}
                     Err(zmsg::Error::Again) => {
@@ -502,7 +535,9 @@ impl Worker {
     /// ```
     pub fn heartbeat(&mut self) -> Result<()> {
         match &mut self.state {
-            State::Connected(conn) => conn.beat_if_due(Instant::now(), self.config.heartbeat),
+            State::Connected(conn) => {
+                conn.beat_if_due(Instant::now(), self.config.heartbeat, self.config.version)
+            }
             State::Waiting { .. } => Ok(()),
         }
     }
@@ -552,7 +587,7 @@ impl Worker {
         }
         tracing::debug!(service = %self.service, why, "re-registering without replying");
         let _ = conn.socket.send_msg_ref(
-            &mut worker_command(Command::Disconnect, ZMsg::new()),
+            &mut WorkerMessage::Disconnect.encode(self.config.version),
             SendFlags::DONTWAIT,
         );
         // Give the DISCONNECT a chance to leave before the socket closes.
@@ -603,15 +638,15 @@ impl Worker {
             self.config.curve_cert.as_ref(),
         )?;
         socket.connect(&self.endpoint)?;
-        let mut ready = ZMsg::new();
-        ready.append(self.service.as_str());
-        if self.offer_credit {
-            ready.append_frame(protocol::credit_frame(self.config.credit));
-        }
-        socket.send_msg_ref(
-            &mut worker_command(Command::Ready, ready),
-            SendFlags::DONTWAIT,
-        )?;
+        let ready = WorkerMessage::Ready {
+            service: ZFrame::from(self.service.as_str()),
+            credit: if self.offer_credit {
+                self.config.credit
+            } else {
+                1
+            },
+        };
+        socket.send_msg_ref(&mut ready.encode(self.config.version), SendFlags::DONTWAIT)?;
         self.connections += 1;
         tracing::debug!(
             endpoint = %self.endpoint,
@@ -681,11 +716,12 @@ impl Worker {
     fn poll_connection(&mut self, now: Instant, deadline: Instant) -> Result<Option<Request>> {
         let span = self.expiry_span();
         let heartbeat = self.config.heartbeat;
+        let version = self.config.version;
         let State::Connected(conn) = &mut self.state else {
             return Ok(None);
         };
         // Under load a request is usually queued already: take it without a poll.
-        let mut outcome = drain(conn, now + span, &self.service)?;
+        let mut outcome = drain(conn, now + span, &self.service, version)?;
         if outcome.is_none() {
             let wake = conn.heartbeat_at.min(conn.expiry).min(deadline);
             let (socket_ready, stop_ready) = {
@@ -703,7 +739,7 @@ impl Worker {
                 return Ok(None);
             }
             if socket_ready {
-                outcome = drain(conn, Instant::now() + span, &self.service)?;
+                outcome = drain(conn, Instant::now() + span, &self.service, version)?;
             }
         }
         match outcome {
@@ -716,7 +752,7 @@ impl Worker {
             _ => {}
         }
         let now = Instant::now();
-        conn.beat_if_due(now, heartbeat)?;
+        conn.beat_if_due(now, heartbeat, version)?;
         if now >= conn.expiry {
             let first_delay = self.config.reconnect_min;
             self.close(Closed::BrokerDead, first_delay);
@@ -732,7 +768,7 @@ impl Drop for Worker {
             // linger lets the DISCONNECT (and a just-sent reply) leave.
             let _ = conn.socket.set_linger(500);
             let _ = conn.socket.send_msg_ref(
-                &mut worker_command(Command::Disconnect, ZMsg::new()),
+                &mut WorkerMessage::Disconnect.encode(self.config.version),
                 SendFlags::DONTWAIT,
             );
         }
@@ -742,14 +778,19 @@ impl Drop for Worker {
 /// Reads what is queued on `conn` without waiting, up to the first request or DISCONNECT (which
 /// is returned); anything from the broker moves its expiry to `expiry`, invalid messages are
 /// logged and dropped.
-fn drain(conn: &mut Connection, expiry: Instant, service: &str) -> Result<Option<Inbound>> {
+fn drain(
+    conn: &mut Connection,
+    expiry: Instant,
+    service: &str,
+    version: Version,
+) -> Result<Option<Inbound>> {
     loop {
         let msg = match conn.socket.recv_msg_dontwait() {
             Ok(msg) => msg,
             Err(zmsg::Error::Again) => return Ok(None),
             Err(err) => return Err(err.into()),
         };
-        match parse_inbound(msg, conn.id) {
+        match parse_inbound(msg, conn.id, version) {
             Inbound::Request(request) => {
                 conn.expiry = expiry;
                 conn.heard = true;
@@ -774,46 +815,26 @@ fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
     min.saturating_mul(factor).min(max)
 }
 
-/// Checks one message from the broker against RFC 7.
-fn parse_inbound(mut msg: ZMsg, connection: u64) -> Inbound {
-    if msg.len() < 3 {
-        return Inbound::Invalid(format!("{} frame(s), need at least 3", msg.len()));
+/// Decodes one message from the broker, which must speak this worker's `version`.
+fn parse_inbound(msg: ZMsg, connection: u64, version: Version) -> Inbound {
+    let (got, command) = match WorkerMessage::decode(msg) {
+        Ok(decoded) => decoded,
+        Err(err) => return Inbound::Invalid(err),
+    };
+    if got != version {
+        return Inbound::Invalid(DecodeError::UnknownHeader(format!(
+            "{got} from the broker of a {version} worker"
+        )));
     }
-    let empty = msg.pop_frame().unwrap_or_default();
-    if !empty.is_empty() {
-        return Inbound::Invalid("frame 0 is not empty".into());
-    }
-    let header = msg.pop_frame().unwrap_or_default();
-    if !header.eq_bytes(protocol::WORKER) {
-        return Inbound::Invalid(format!(
-            "header {:?} is not MDPW01",
-            String::from_utf8_lossy(header.data())
-        ));
-    }
-    let command = msg.pop_frame().unwrap_or_default();
-    match Command::from_frame(&command) {
-        Some(Command::Request) => {
-            // client address, empty delimiter, body (lenient: an empty body is accepted).
-            if msg.len() < 2 {
-                return Inbound::Invalid("REQUEST without client address and delimiter".into());
-            }
-            let client = msg.pop_frame().unwrap_or_default();
-            let delimiter = msg.pop_frame().unwrap_or_default();
-            if !delimiter.is_empty() {
-                return Inbound::Invalid(
-                    "REQUEST address is not followed by an empty frame".into(),
-                );
-            }
-            Inbound::Request(Request {
-                client,
-                body: msg,
-                connection,
-            })
-        }
-        Some(Command::Heartbeat) => Inbound::Heartbeat,
-        Some(Command::Disconnect) => Inbound::Disconnect,
-        Some(other) => Inbound::Invalid(format!("unexpected {} from the broker", other.name())),
-        None => Inbound::Invalid(format!("unknown command {:?}", command.data())),
+    match command {
+        WorkerMessage::Request { client, body } => Inbound::Request(Request {
+            client,
+            body,
+            connection,
+        }),
+        WorkerMessage::Heartbeat => Inbound::Heartbeat,
+        WorkerMessage::Disconnect => Inbound::Disconnect,
+        other => Inbound::Invalid(DecodeError::WrongDirection(other.name())),
     }
 }
 
@@ -827,7 +848,7 @@ mod tests {
 
     #[test]
     fn parses_broker_commands() {
-        match parse_inbound(msg(&[b"", b"MDPW01", &[2], b"C1", b"", b"x", b""]), 7) {
+        match parse_inbound(msg(&[b"", b"MDPW01", &[2], b"C1", b"", b"x", b""]), 7, Version::V1) {
             Inbound::Request(request) => {
                 assert_eq!(request.client().data(), b"C1");
                 assert_eq!(request.body().len(), 2);
@@ -836,11 +857,11 @@ mod tests {
             _ => panic!("expected a request"),
         }
         assert!(matches!(
-            parse_inbound(msg(&[b"", b"MDPW01", &[4]]), 1),
+            parse_inbound(msg(&[b"", b"MDPW01", &[4]]), 1, Version::V1),
             Inbound::Heartbeat
         ));
         assert!(matches!(
-            parse_inbound(msg(&[b"", b"MDPW01", &[5]]), 1),
+            parse_inbound(msg(&[b"", b"MDPW01", &[5]]), 1, Version::V1),
             Inbound::Disconnect
         ));
         for bad in [
@@ -851,8 +872,9 @@ mod tests {
             msg(&[b"", b"MDPW01", &[1], b"svc"]),
             msg(&[b"", b"MDPW01", &[2], b"C1"]),
             msg(&[b"", b"MDPW01", &[2], b"C1", b"not-empty", b"x"]),
+            msg(&[b"MDPW02", &[2], b"C1", b"", b"x"]),
         ] {
-            assert!(matches!(parse_inbound(bad, 1), Inbound::Invalid(_)));
+            assert!(matches!(parse_inbound(bad, 1, Version::V1), Inbound::Invalid(_)));
         }
     }
 
@@ -925,8 +947,8 @@ mod tests {
             FakeBroker { router, endpoint }
         }
 
-        /// The next message as (sender identity, command byte, rest), waiting at most 10 s.
-        fn next(&self) -> (Vec<u8>, u8, ZMsg) {
+        /// The next command as (sender identity, version, command), waiting at most 10 s.
+        fn next(&self) -> (Vec<u8>, Version, WorkerMessage) {
             assert!(self
                 .router
                 .poll(Events::POLLIN, Some(Duration::from_secs(10)))
@@ -934,24 +956,22 @@ mod tests {
                 .contains(Events::POLLIN));
             let mut msg = self.router.recv_msg().unwrap();
             let id = msg.pop_frame().unwrap().to_vec();
-            assert!(msg.pop_frame().unwrap().is_empty());
-            assert_eq!(msg.pop_frame().unwrap().data(), protocol::WORKER);
-            let command = msg.pop_frame().unwrap().data()[0];
-            (id, command, msg)
+            let (version, command) = WorkerMessage::decode(msg).unwrap();
+            (id, version, command)
         }
 
         /// Like [`FakeBroker::next`], skipping heartbeats.
-        fn next_skipping_heartbeats(&self) -> (Vec<u8>, u8, ZMsg) {
+        fn next_skipping_heartbeats(&self) -> (Vec<u8>, Version, WorkerMessage) {
             loop {
                 let next = self.next();
-                if next.1 != Command::Heartbeat as u8 {
+                if !matches!(next.2, WorkerMessage::Heartbeat) {
                     return next;
                 }
             }
         }
 
-        fn send(&self, id: &[u8], command: Command, rest: ZMsg) {
-            let mut msg = worker_command(command, rest);
+        fn send(&self, id: &[u8], version: Version, command: WorkerMessage) {
+            let mut msg = command.encode(version);
             msg.push(id);
             self.router.send_msg(msg).unwrap();
         }
@@ -965,6 +985,10 @@ mod tests {
             reconnect_max: Duration::from_millis(40),
             ..WorkerConfig::default()
         }
+    }
+
+    fn is_ready(command: &WorkerMessage) -> bool {
+        matches!(command, WorkerMessage::Ready { service, .. } if service.data() == b"svc")
     }
 
     #[test]
@@ -983,19 +1007,18 @@ mod tests {
             }
             worker.registrations()
         });
-        let (first, command, rest) = broker.next();
-        assert_eq!(command, Command::Ready as u8);
-        assert_eq!(rest[0].data(), b"svc");
+        let (first, version, command) = broker.next();
+        assert_eq!(version, Version::V1);
+        assert!(is_ready(&command));
         let mut heartbeats = 0;
         let second = loop {
-            let (id, command, rest) = broker.next();
-            if command == Command::Heartbeat as u8 {
+            let (id, _, command) = broker.next();
+            if matches!(command, WorkerMessage::Heartbeat) {
                 assert_eq!(id, first);
                 heartbeats += 1;
                 continue;
             }
-            assert_eq!(command, Command::Ready as u8);
-            assert_eq!(rest[0].data(), b"svc");
+            assert!(is_ready(&command), "{command:?}");
             break id;
         };
         assert!(heartbeats >= 1);
@@ -1013,12 +1036,12 @@ mod tests {
             let _ = worker.recv();
             worker.registrations()
         });
-        let (first, command, _) = broker.next();
-        assert_eq!(command, Command::Ready as u8);
-        broker.send(&first, Command::Disconnect, ZMsg::new());
+        let (first, version, command) = broker.next();
+        assert!(is_ready(&command));
+        broker.send(&first, version, WorkerMessage::Disconnect);
         let second = loop {
-            let (id, command, _) = broker.next();
-            if command == Command::Ready as u8 {
+            let (id, _, command) = broker.next();
+            if is_ready(&command) {
                 break id;
             }
             assert_eq!(
@@ -1031,40 +1054,97 @@ mod tests {
         assert_eq!(thread.join().unwrap(), 2);
     }
 
-    #[test]
-    fn reply_goes_out_on_a_live_connection_even_after_a_long_request() {
+    /// Registers a worker with `config` at a fake broker and hands it one request from
+    /// `client-7`.
+    fn worker_with_a_request(config: WorkerConfig) -> (FakeBroker, Worker, Vec<u8>, Request) {
         let broker = FakeBroker::new();
-        let mut worker = Worker::connect(&broker.endpoint, "svc", quick_config()).unwrap();
-        let (id, command, _) = broker.next();
-        assert_eq!(command, Command::Ready as u8);
-        let request: ZMsg = ["client-7", "", "payload"].into_iter().collect();
-        broker.send(&id, Command::Request, request);
+        let version = config.version;
+        let mut worker = Worker::connect(&broker.endpoint, "svc", config).unwrap();
+        let (id, got_version, command) = broker.next();
+        assert_eq!(got_version, version);
+        assert!(is_ready(&command));
+        let request = WorkerMessage::Request {
+            client: ZFrame::from("client-7"),
+            body: ["payload"].into_iter().collect(),
+        };
+        broker.send(&id, version, request);
         let request = worker
             .recv_timeout(Duration::from_secs(10))
             .unwrap()
             .expect("a request");
         assert_eq!(request.client().data(), b"client-7");
+        (broker, worker, id, request)
+    }
+
+    /// The next non-heartbeat command must be a `part` reply to client-7 with `text`.
+    fn expect_reply(broker: &FakeBroker, id: &[u8], part: Part, text: &str) {
+        let (from, _, command) = broker.next_skipping_heartbeats();
+        assert_eq!(from, id);
+        match command {
+            WorkerMessage::Reply {
+                part: got,
+                client,
+                mut body,
+            } => {
+                assert_eq!(got, part);
+                assert_eq!(client.data(), b"client-7");
+                assert_eq!(body.pop_str().unwrap(), text);
+            }
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reply_goes_out_on_a_live_connection_even_after_a_long_request() {
+        let (broker, mut worker, id, request) = worker_with_a_request(quick_config());
         // "Work" for several broker expiries while the broker stays silent. Heartbeats the
         // worker sent before it took the request may still arrive (a slow machine widens that
         // window); no reply and no new registration may.
-        let deadline = std::time::Instant::now() + Duration::from_millis(300);
-        while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        let deadline = Instant::now() + Duration::from_millis(300);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             if broker.router.poll(Events::POLLIN, Some(left)).unwrap().is_empty() {
                 break;
             }
-            let (from, command, _) = broker.next();
+            let (from, _, command) = broker.next();
             assert_eq!(from, id, "nothing from a new socket while the application works");
-            assert_eq!(command, Command::Heartbeat as u8, "only heartbeats while it works");
+            assert!(
+                matches!(command, WorkerMessage::Heartbeat),
+                "only heartbeats while it works, got {command:?}"
+            );
         }
         worker
             .reply(&request, ["done"].into_iter().collect())
             .unwrap();
-        let (from, command, mut rest) = broker.next_skipping_heartbeats();
-        assert_eq!(from, id);
-        assert_eq!(command, Command::Reply as u8);
-        assert_eq!(rest.pop_frame().unwrap().data(), b"client-7");
-        assert!(rest.pop_frame().unwrap().is_empty());
-        assert_eq!(rest.pop_str().unwrap(), "done");
+        expect_reply(&broker, &id, Part::Final, "done");
         assert_eq!(worker.registrations(), 1);
+    }
+
+    #[test]
+    fn an_mdp02_worker_streams_partial_replies_then_the_final_one() {
+        let config = WorkerConfig {
+            version: Version::V2,
+            ..quick_config()
+        };
+        let (broker, mut worker, id, request) = worker_with_a_request(config);
+        for n in 1..=3 {
+            let body = [n.to_string()].into_iter().collect();
+            worker.reply_partial(&request, body).unwrap();
+        }
+        worker
+            .reply(&request, ["done"].into_iter().collect())
+            .unwrap();
+        for n in 1..=3 {
+            expect_reply(&broker, &id, Part::Partial, &n.to_string());
+        }
+        expect_reply(&broker, &id, Part::Final, "done");
+    }
+
+    #[test]
+    fn an_mdp01_worker_has_no_partial_replies() {
+        let (_broker, mut worker, _, request) = worker_with_a_request(quick_config());
+        assert!(matches!(
+            worker.reply_partial(&request, ZMsg::new()),
+            Err(Error::InvalidArgument(_))
+        ));
     }
 }

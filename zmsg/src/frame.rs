@@ -14,9 +14,6 @@ use bytes::Bytes;
 
 use crate::error::{check, Error, Result};
 
-/// Frames up to this size are stored inline by libzmq ("very small messages"); building them by
-/// copy avoids a heap allocation for the buffer's keeper.
-const INLINE_MAX: usize = 32;
 
 /// One frame of a ZeroMQ message.
 ///
@@ -38,6 +35,11 @@ pub struct ZFrame {
 unsafe impl Send for ZFrame {}
 
 impl ZFrame {
+    /// The largest frame libzmq stores inside the `zmq_msg_t` itself ("very small messages", 33
+    /// bytes on 64-bit builds): such frames need no buffer allocation, so building them by copy
+    /// is cheaper than sharing.
+    pub const INLINE_CAPACITY: usize = 33;
+
     /// An empty frame (zero bytes), as used for envelope delimiters.
     pub fn new() -> Self {
         let mut msg = MaybeUninit::<zmsg_sys::zmq_msg_t>::uninit();
@@ -107,7 +109,7 @@ impl ZFrame {
     /// done with the bytes.
     fn from_owner<T: AsRef<[u8]> + Send + 'static>(owner: T) -> Self {
         let len = owner.as_ref().len();
-        if len <= INLINE_MAX {
+        if len <= Self::INLINE_CAPACITY {
             return Self::copy_from(owner.as_ref());
         }
         let boxed = Box::new(owner);
@@ -160,6 +162,19 @@ impl ZFrame {
             // SAFETY: initialised just above.
             msg: unsafe { msg.assume_init() },
             more: false,
+        }
+    }
+
+    /// A copy of this frame to send while the original is kept, without the original's
+    /// connection metadata. Small frames ([`ZFrame::INLINE_CAPACITY`]) are copied into a fresh
+    /// message: a clone would add a reference to the received frame's metadata, an atomic write
+    /// that libzmq's I/O thread also makes for every frame it receives on that connection. Larger
+    /// frames share their buffer, as [`Clone`] does.
+    pub fn detached_clone(&self) -> ZFrame {
+        if self.len() <= Self::INLINE_CAPACITY {
+            ZFrame::copy_from(self.data())
+        } else {
+            self.clone()
         }
     }
 

@@ -11,37 +11,13 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use zmsg::zloop::TimerId;
-use zmsg::{Error, SendFlags, ZMsg, ZSocket};
+use zmsg::{ZFrame, ZMsg};
 
+use super::core::{Sent, Transmit};
 use super::Map;
 
 /// How often backlogs are retried while any exists.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(1);
-
-/// What a non-blocking send on the ROUTER did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Sent {
-    /// libzmq took the message.
-    Yes,
-    /// The peer's pipe is full (`EAGAIN`): nothing was sent, the message is intact.
-    Full,
-    /// The peer is unknown or gone (`EHOSTUNREACH`, or any other per-peer failure).
-    Gone,
-}
-
-/// Sends `msg` without blocking; only errors that end the loop are `Err`.
-pub(crate) fn send_on(socket: &ZSocket, msg: &mut ZMsg) -> zmsg::Result<Sent> {
-    match socket.send_msg_ref(msg, SendFlags::DONTWAIT) {
-        Ok(()) => Ok(Sent::Yes),
-        Err(Error::Again) => Ok(Sent::Full),
-        Err(Error::Terminated) => Err(Error::Terminated),
-        Err(err) => {
-            tracing::debug!(%err, "send failed, peer unreachable");
-            Ok(Sent::Gone)
-        }
-    }
-}
 
 /// A reply waiting for its client's pipe to drain.
 #[derive(Debug)]
@@ -52,6 +28,8 @@ pub(crate) struct Pending {
     pub bytes: usize,
     /// The service whose counters get the delivery or drop (`None`: MMI or a refusal).
     pub service: Option<Box<[u8]>>,
+    /// Whether it is a partial reply (counted as a partial, not a reply, when delivered).
+    pub partial: bool,
 }
 
 /// One client as the broker sees it.
@@ -99,8 +77,6 @@ pub(crate) struct Clients {
     pub replies: usize,
     /// Payload bytes in all backlogs.
     pub bytes: usize,
-    /// The retry timer, registered only while some backlog exists.
-    pub timer: Option<TimerId>,
 }
 
 impl Clients {
@@ -169,11 +145,11 @@ impl Clients {
     /// `tally` sees the fate of every reply that leaves a backlog.
     pub fn flush(
         &mut self,
-        socket: &ZSocket,
+        out: &mut dyn Transmit,
         now: Instant,
         timeout: Duration,
-        mut tally: impl FnMut(Option<&[u8]>, Outcome),
-    ) -> zmsg::Result<()> {
+        mut tally: impl FnMut(&Pending, Outcome),
+    ) -> crate::Result<()> {
         let mut i = 0;
         while i < self.backlogged.len() {
             let Some(record) = self.map.get_mut(&self.backlogged[i]) else {
@@ -182,14 +158,14 @@ impl Clients {
             };
             let mut drop_all = None;
             while let Some(front) = record.backlog.front_mut() {
-                match send_on(socket, &mut front.msg)? {
+                match out.send(&mut front.msg)? {
                     Sent::Yes => {
                         record.stalled_since = now;
                         if let Some(done) = record.backlog.pop_front() {
                             record.bytes -= done.bytes;
                             self.replies -= 1;
                             self.bytes -= done.bytes;
-                            tally(done.service.as_deref(), Outcome::Delivered);
+                            tally(&done, Outcome::Delivered);
                         }
                     }
                     Sent::Gone => {
@@ -208,7 +184,7 @@ impl Clients {
                 for pending in record.backlog.drain(..) {
                     self.replies -= 1;
                     self.bytes -= pending.bytes;
-                    tally(pending.service.as_deref(), outcome);
+                    tally(&pending, outcome);
                 }
                 record.bytes = 0;
             }
@@ -236,7 +212,8 @@ impl Clients {
 
 /// Frames shorter than this may share libzmq's 8 KiB receive buffer (`ZMQ_IN_BATCH_SIZE`):
 /// the decoder hands out frames that point into it, and the whole buffer lives as long as any
-/// of them. Frames of at most 33 bytes are stored inline; larger ones get their own allocation.
+/// of them. Inline frames ([`ZFrame::INLINE_CAPACITY`]) are not; larger ones get their own
+/// allocation.
 const SHARED_BELOW: usize = 8192;
 
 /// Copies the small frames of a message that is going to wait (in a backlog or a service
@@ -245,8 +222,8 @@ const SHARED_BELOW: usize = 8192;
 pub(crate) fn compact(msg: &mut ZMsg) {
     for i in 0..msg.len() {
         if let Some(frame) = msg.get_mut(i) {
-            if frame.len() > 33 && frame.len() < SHARED_BELOW {
-                *frame = zmsg::ZFrame::copy_from(frame.data());
+            if frame.len() > ZFrame::INLINE_CAPACITY && frame.len() < SHARED_BELOW {
+                *frame = ZFrame::copy_from(frame.data());
             }
         }
     }

@@ -1,54 +1,89 @@
-//! The broker's routing core: the state the [`zmsg::zloop::ZLoop`] owns, and what it does with
-//! each message, heartbeat tick and worker expiry.
+//! The broker's logic as a sans-IO state machine: messages and the time go in, messages to send
+//! come out. No sockets, no clock, no threads.
+//!
+//! [`BrokerCore`] is driven by four kinds of calls, as quinn-proto's `Connection` is:
+//! - [`BrokerCore::handle_message`]: a message arrived from a peer (`[identity, frames...]`, as a
+//!   ROUTER receives it), at `now`;
+//! - [`BrokerCore::handle_timeout`]: the time given by [`BrokerCore::poll_timeout`] has come;
+//! - [`BrokerCore::flush_backlogs`]: the driver finished a batch of input (a good moment to retry
+//!   replies that met a full pipe);
+//! - getters ([`BrokerCore::stats`]) and [`BrokerCore::disconnect_all`] at shutdown.
+//!
+//! What to send goes to a [`Transmit`], which answers at once whether the message went out, met a
+//! full pipe or found the peer gone — exactly what a ROUTER with `ZMQ_ROUTER_MANDATORY` says for a
+//! non-blocking send. The core decides on that answer in the same step (a worker that cannot be
+//! reached is forgotten and its requests go to the next worker before anything else happens), so
+//! the order of requests and replies is the same as if the core owned the socket. The broker's
+//! driver ([`super::Broker`]) is a ROUTER, a poll and a clock around it; tests and fuzzers use a
+//! `Vec` and a made-up clock.
 //!
 //! Every path is O(1) per message: workers are found by identity and services by name through
 //! hash maps, idle workers and waiting requests sit in per-service queues. Body frames move from
 //! the incoming message into the outgoing one; a request sent to a worker keeps a clone of its
 //! body (libzmq shares the buffers of large frames, so nothing big is copied) to resend it if the
 //! worker goes away.
+//!
+//! MDP/0.1 and MDP/0.2 peers share the broker: each worker and each request remembers the version
+//! its peer spoke, and every message goes out in the version of the peer it goes to. A 0.1 client
+//! gets only the final reply of a 0.2 worker (partials are withheld, and counted); a 0.2 client
+//! gets a 0.1 worker's REPLY as its FINAL. See `docs/mdp.md`, "MDP/0.2".
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tracing::{debug, trace, warn};
-use zmsg::zloop::{LoopCtx, ReaderId, TicketId};
-use zmsg::{Error, SendFlags, ZFrame, ZMsg};
+use zmsg::{ZFrame, ZMsg};
 
-use super::clients::{compact, payload, send_on, Clients, Outcome, Pending, Sent, FLUSH_INTERVAL};
+use super::clients::{compact, payload, Clients, Outcome, Pending, FLUSH_INTERVAL};
 use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
-use super::Map;
-use crate::protocol::{self, is_mmi, ready_credit, Command, CLIENT, REFUSED, WORKER};
-/// Refusal code: the service's request queue is full.
-pub(crate) const QUEUE_FULL: &str = "503";
-/// Refusal code: the client has too many requests in flight and replies backlogged.
-pub(crate) const CLIENT_FULL: &str = "429";
+use super::{BrokerConfig, Map};
+use crate::error::{Error, Result};
+use crate::protocol::{
+    is_mmi, refusal_body, ClientMessage, Inbound, Part, RefusalCode, Version, WorkerMessage,
+    REFUSED,
+};
 
-/// The reactor's context, with the broker core as its state.
-pub(crate) type Ctx = LoopCtx<Core>;
+/// What a non-blocking send did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// The transport took the message.
+    Yes,
+    /// The peer's pipe is full (`EAGAIN`): nothing was sent and the message is intact.
+    Full,
+    /// The peer is unknown or gone (`EHOSTUNREACH`, or any other per-peer failure).
+    Gone,
+}
 
-/// How many messages one readable event handles before timers get their turn.
-const BATCH: usize = 256;
+/// Where the core's messages go: the driver's side of the core.
+///
+/// Each message is `[peer identity, frames...]`, as a ROUTER sends it. An implementation sends
+/// without blocking and reports what happened; it returns `Err` only for failures that end the
+/// broker (the context was terminated, the socket is gone).
+pub trait Transmit {
+    /// Sends `msg`; on [`Sent::Full`] leaves it intact (it will be offered again).
+    fn send(&mut self, msg: &mut ZMsg) -> Result<Sent>;
+}
 
-/// The tunables the core needs (a copy of part of [`super::BrokerConfig`]).
-#[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    pub request_expiry: Duration,
-    pub max_queue: usize,
-    pub max_client_backlog: usize,
-    pub max_client_backlog_bytes: usize,
-    pub client_backlog_timeout: Duration,
-    pub max_worker_credit: u32,
+impl Transmit for Vec<ZMsg> {
+    /// Takes every message (a test's or fuzzer's transport: nothing is ever full or gone).
+    fn send(&mut self, msg: &mut ZMsg) -> Result<Sent> {
+        self.push(std::mem::take(msg));
+        Ok(Sent::Yes)
+    }
 }
 
 /// Which counter an event bumps.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Field {
+enum Field {
     Requests,
     Replies,
+    Partials,
+    Resends,
     Drops,
     Refused,
     Disconnects,
@@ -56,16 +91,18 @@ pub(crate) enum Field {
 }
 
 impl Counters {
-    fn bump(&mut self, field: Field) {
+    fn bump(&mut self, field: Field, by: u64) {
         let slot = match field {
             Field::Requests => &mut self.requests,
             Field::Replies => &mut self.replies,
+            Field::Partials => &mut self.partials,
+            Field::Resends => &mut self.resends,
             Field::Drops => &mut self.drops,
             Field::Refused => &mut self.refused,
             Field::Disconnects => &mut self.disconnects,
             Field::WorkerExpiries => &mut self.worker_expiries,
         };
-        *slot += 1;
+        *slot += by;
     }
 }
 
@@ -82,27 +119,113 @@ enum Gone {
     Expired,
 }
 
-/// The broker's state.
-pub(crate) struct Core {
-    /// The ROUTER's reader id in the loop (set right after registration).
-    pub router: Option<ReaderId>,
-    pub settings: Settings,
-    pub workers: Map<WorkerKey, WorkerRecord>,
-    pub by_identity: Map<Box<[u8]>, WorkerKey>,
-    pub services: Map<Box<[u8]>, Service>,
-    pub hooks: Option<Box<dyn BrokerHooks>>,
+/// The tunables the core needs, checked (a copy of part of [`BrokerConfig`]).
+#[derive(Debug, Clone)]
+struct Settings {
+    heartbeat: Duration,
+    /// heartbeat × liveness: how long a silent worker lives.
+    worker_expiry: Duration,
+    request_expiry: Duration,
+    max_queue: usize,
+    max_client_backlog: usize,
+    max_client_backlog_bytes: usize,
+    client_backlog_timeout: Duration,
+    max_worker_credit: u32,
+}
+
+impl Settings {
+    fn from_config(config: &BrokerConfig) -> Result<Settings> {
+        if config.heartbeat.is_zero() || config.liveness == 0 {
+            return Err(Error::InvalidArgument(
+                "heartbeat and liveness must be greater than zero".into(),
+            ));
+        }
+        let worker_expiry = config.heartbeat.checked_mul(config.liveness);
+        // Deadlines are `now + duration`: keep them far from Instant's limits.
+        let sane = |d: Duration| d <= Duration::from_secs(100 * 365 * 24 * 3600);
+        let Some(worker_expiry) = worker_expiry.filter(|d| sane(*d)) else {
+            return Err(Error::InvalidArgument(
+                "heartbeat × liveness is too large".into(),
+            ));
+        };
+        if !sane(config.request_expiry) || !sane(config.client_backlog_timeout) {
+            return Err(Error::InvalidArgument(
+                "request_expiry and client_backlog_timeout must be at most 100 years".into(),
+            ));
+        }
+        Ok(Settings {
+            heartbeat: config.heartbeat,
+            worker_expiry,
+            request_expiry: config.request_expiry,
+            max_queue: config.max_queue.max(1),
+            max_client_backlog: config.max_client_backlog.max(1),
+            max_client_backlog_bytes: config.max_client_backlog_bytes.max(1),
+            client_backlog_timeout: config.client_backlog_timeout,
+            max_worker_credit: config.max_worker_credit.max(1),
+        })
+    }
+}
+
+/// The Majordomo broker's state and logic, without I/O (see the module documentation).
+///
+/// ```
+/// use std::time::Instant;
+/// use mdp::broker::{BrokerConfig, BrokerCore};
+/// use mdp::protocol::{ClientMessage, Version};
+/// use zmsg::{ZFrame, ZMsg};
+///
+/// let now = Instant::now();
+/// let mut core = BrokerCore::new(&BrokerConfig::default(), now)?;
+/// let mut sent: Vec<ZMsg> = Vec::new();
+/// // A client asks mmi.service whether anyone serves "echo".
+/// let mut msg = ClientMessage::request("mmi.service", ZMsg::from_iter(["echo"])).encode(Version::V1);
+/// msg.push_frame(ZFrame::from("client-1")); // the ROUTER identity
+/// core.handle_message(msg, now, &mut sent)?;
+/// let mut reply = sent.pop().unwrap();
+/// assert_eq!(reply.pop_frame().unwrap().data(), b"client-1");
+/// let (_, reply) = ClientMessage::decode_reply(reply).unwrap();
+/// assert_eq!(reply.body()[0].data(), b"404");
+/// # Ok::<(), mdp::Error>(())
+/// ```
+pub struct BrokerCore {
+    settings: Settings,
+    pub(super) workers: Map<WorkerKey, WorkerRecord>,
+    by_identity: Map<Box<[u8]>, WorkerKey>,
+    pub(super) services: Map<Box<[u8]>, Service>,
+    hooks: Option<Box<dyn BrokerHooks>>,
     /// Clients with requests in flight or replies backlogged.
-    pub clients: Clients,
-    pub total: Counters,
-    pub global: GlobalCounters,
+    pub(super) clients: Clients,
+    pub(super) total: Counters,
+    pub(super) global: GlobalCounters,
+    /// When the next heartbeat tick (HEARTBEATs, request expiry) is due.
+    next_tick: Instant,
+    /// Worker expiry deadlines, earliest first. One entry per worker; an entry whose worker
+    /// was heard from since is pushed back to the worker's current deadline when it comes up.
+    expiries: BinaryHeap<Reverse<(Instant, WorkerKey)>>,
+    /// When backlogs were last retried.
+    last_flush: Instant,
     next_key: WorkerKey,
     next_token: u64,
 }
 
-impl Core {
-    pub fn new(settings: Settings) -> Core {
-        Core {
-            router: None,
+impl std::fmt::Debug for BrokerCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrokerCore")
+            .field("settings", &self.settings)
+            .field("workers", &self.workers.len())
+            .field("services", &self.services.len())
+            .field("hooks", &self.hooks.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl BrokerCore {
+    /// A core with `config`'s heartbeat, expiry, limits and credit (its endpoints, socket and
+    /// security settings are the driver's business), starting at `now`.
+    pub fn new(config: &BrokerConfig, now: Instant) -> Result<BrokerCore> {
+        let settings = Settings::from_config(config)?;
+        Ok(BrokerCore {
+            next_tick: now + settings.heartbeat,
             settings,
             workers: Map::default(),
             by_identity: Map::default(),
@@ -111,9 +234,16 @@ impl Core {
             clients: Clients::default(),
             total: Counters::default(),
             global: GlobalCounters::default(),
+            expiries: BinaryHeap::new(),
+            last_flush: now,
             next_key: 0,
             next_token: 0,
-        }
+        })
+    }
+
+    /// Installs hooks that see every client request and worker reply (replacing any earlier).
+    pub fn set_hooks(&mut self, hooks: Option<Box<dyn BrokerHooks>>) {
+        self.hooks = hooks;
     }
 
     /// A snapshot of the counters and the current load.
@@ -138,64 +268,105 @@ impl Core {
         }
     }
 
-    /// Bumps a counter of `service` (if the broker tracks it) and of the total.
-    fn bump(&mut self, service: &[u8], field: Field) {
-        self.total.bump(field);
-        if let Some(service) = self.services.get_mut(service) {
-            service.counters.bump(field);
+    /// When [`BrokerCore::handle_timeout`] must be called next.
+    pub fn poll_timeout(&self) -> Instant {
+        let mut next = self.next_tick;
+        if let Some(Reverse((deadline, _))) = self.expiries.peek() {
+            next = next.min(*deadline);
         }
+        if self.clients.any_backlog() {
+            next = next.min(self.last_flush + FLUSH_INTERVAL);
+        }
+        next
+    }
+
+    /// Does what is due at `now`: worker expiry, the heartbeat tick (HEARTBEAT to quiet workers,
+    /// expiry of requests that waited too long), and retrying reply backlogs.
+    pub fn handle_timeout(&mut self, now: Instant, out: &mut dyn Transmit) -> Result<()> {
+        self.expire_workers(now, out)?;
+        if now >= self.next_tick {
+            self.next_tick = now + self.settings.heartbeat;
+            self.tick(now, out)?;
+        }
+        if self.clients.any_backlog() && now >= self.last_flush + FLUSH_INTERVAL {
+            self.flush_backlogs(now, out)?;
+        }
+        Ok(())
+    }
+
+    // ---------------------------------------------------------------- counting
+
+    /// Counts `field` on `service` (if the broker tracks it) and in the total. The one place
+    /// where per-service and total counters change together.
+    fn count(
+        services: &mut Map<Box<[u8]>, Service>,
+        total: &mut Counters,
+        service: &[u8],
+        field: Field,
+        by: u64,
+    ) {
+        total.bump(field, by);
+        if let Some(service) = services.get_mut(service) {
+            service.counters.bump(field, by);
+        }
+    }
+
+    fn bump(&mut self, service: &[u8], field: Field) {
+        Self::count(&mut self.services, &mut self.total, service, field, 1);
     }
 
     // ---------------------------------------------------------------- sending
 
-    /// The ROUTER socket (an error ends the loop if it is gone).
-    fn router<'c>(&self, ctx: &'c Ctx) -> zmsg::Result<&'c zmsg::ZSocket> {
-        self.router
-            .and_then(|id| ctx.socket(id))
-            .ok_or_else(|| Error::InvalidArgument("the broker's ROUTER socket is gone".into()))
+    /// Sends worker `command` to `identity` in `version`; `Ok(true)` when sent.
+    fn send_command(
+        out: &mut dyn Transmit,
+        identity: &ZFrame,
+        version: Version,
+        command: WorkerMessage,
+    ) -> Result<bool> {
+        let mut msg = command.encode(version);
+        msg.push_frame(identity.clone());
+        Ok(out.send(&mut msg)? == Sent::Yes)
     }
 
-    /// Sends `msg` on the ROUTER without blocking: sent, pipe full (`EAGAIN`, `msg` intact) or
-    /// peer gone (`EHOSTUNREACH`). `Err` only for errors that end the loop (context terminated,
-    /// socket gone).
-    fn send(&self, ctx: &Ctx, msg: &mut ZMsg) -> zmsg::Result<Sent> {
-        send_on(self.router(ctx)?, msg)
-    }
-
-    /// Sends a worker command `[identity, "", MDPW01, command]`; `Ok(true)` when sent.
-    fn send_command(&self, ctx: &Ctx, identity: &ZFrame, command: Command) -> zmsg::Result<bool> {
-        let mut msg = ZMsg::with_capacity(4);
-        msg.append_frame(identity.clone());
-        msg.append_frame(ZFrame::new());
-        msg.append_frame(ZFrame::from_static(WORKER));
-        msg.append_frame(command.frame());
-        Ok(self.send(ctx, &mut msg)? == Sent::Yes)
-    }
-
-    /// Sends a client reply `[client, "", MDPC01, service, body...]`. A reply that meets a full
-    /// pipe (or a client that already has a backlog) waits in the client's backlog; a reply for
-    /// a client that is gone is dropped. Replies and drops are counted on `count` (a service
-    /// name; `None` for MMI answers and refusals, which are not counted; the backlog counters
-    /// in `GlobalCounters` count every message).
+    /// Sends a reply to a client in its version. A reply that meets a full pipe (or a client
+    /// that already has a backlog) waits in the client's backlog; a reply for a client that is
+    /// gone is dropped. Replies and drops are counted on `count` (a service name; `None` for
+    /// MMI answers and refusals, which are not counted; the backlog counters in
+    /// `GlobalCounters` count every message). A partial reply for an MDP/0.1 client is withheld.
+    #[allow(clippy::too_many_arguments)]
     fn deliver(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
+        now: Instant,
         client: ZFrame,
+        version: Version,
+        part: Part,
         service: ZFrame,
-        mut body: ZMsg,
+        body: ZMsg,
         count: Option<&[u8]>,
-    ) -> zmsg::Result<()> {
-        body.push_frame(service);
-        body.push_frame(ZFrame::from_static(CLIENT));
-        body.push_frame(ZFrame::new());
-        body.push_frame(client);
-        let mut msg = body;
+    ) -> Result<()> {
+        if part == Part::Partial && !version.has_partials() {
+            self.global.partials_withheld += 1;
+            return Ok(());
+        }
+        let reply = ClientMessage::Reply {
+            part,
+            service,
+            body,
+        };
+        let mut msg = reply.encode(version);
+        msg.push_frame(client);
+        let delivered = match part {
+            Part::Final => Field::Replies,
+            Part::Partial => Field::Partials,
+        };
         let waiting = msg
             .first()
             .is_some_and(|identity| self.clients.has_backlog(identity.data()));
         if !waiting {
-            match self.send(ctx, &mut msg)? {
-                Sent::Yes => return self.tally(count, Field::Replies),
+            match out.send(&mut msg)? {
+                Sent::Yes => return self.tally(count, delivered),
                 Sent::Gone => return self.tally(count, Field::Drops),
                 Sent::Full => {}
             }
@@ -203,24 +374,22 @@ impl Core {
         trace!(client = %hex(msg.first().map_or(&[][..], |f| f.data())), "reply backlogged");
         self.global.backlogged += 1;
         compact(&mut msg);
+        if !self.clients.any_backlog() {
+            self.last_flush = now;
+        }
         let pending = Pending {
             bytes: payload(&msg),
             msg,
             service: count.map(Into::into),
+            partial: part == Part::Partial,
         };
-        self.clients.push(pending, ctx.now());
-        if self.clients.timer.is_none() {
-            let timer = ctx.add_timer(FLUSH_INTERVAL, 0, |core: &mut Core, ctx, _| {
-                core.flush_backlogs(ctx)
-            });
-            self.clients.timer = Some(timer);
-        }
+        self.clients.push(pending, now);
         Ok(())
     }
 
     /// Counts a reply's fate on its service; MMI answers and refusals (`None`) are not counted
     /// as replies or drops.
-    fn tally(&mut self, service: Option<&[u8]>, field: Field) -> zmsg::Result<()> {
+    fn tally(&mut self, service: Option<&[u8]>, field: Field) -> Result<()> {
         if let Some(service) = service {
             self.bump(service, field);
         }
@@ -228,148 +397,137 @@ impl Core {
     }
 
     /// Retries every client backlog (oldest reply first); drops the backlogs of clients that are
-    /// gone or took nothing for the backlog timeout; stops the retry timer when none is left.
-    pub fn flush_backlogs(&mut self, ctx: &mut Ctx) -> zmsg::Result<()> {
-        if self.clients.any_backlog() {
-            let socket = self.router(ctx)?;
-            let now = Instant::now();
-            let timeout = self.settings.client_backlog_timeout;
-            let (services, total, global) = (&mut self.services, &mut self.total, &mut self.global);
-            self.clients
-                .flush(socket, now, timeout, |service, outcome| {
-                    let field = match outcome {
-                        Outcome::Delivered => Field::Replies,
-                        Outcome::Unreachable => {
-                            global.backlog_unreachable += 1;
-                            Field::Drops
-                        }
-                        Outcome::TimedOut => {
-                            global.backlog_timeouts += 1;
-                            Field::Drops
-                        }
-                    };
-                    if let Some(service) = service {
-                        total.bump(field);
-                        if let Some(record) = services.get_mut(service) {
-                            record.counters.bump(field);
-                        }
-                    }
-                })?;
-        }
+    /// gone or took nothing for the backlog timeout. Drivers call it after each batch of input.
+    pub fn flush_backlogs(&mut self, now: Instant, out: &mut dyn Transmit) -> Result<()> {
         if !self.clients.any_backlog() {
-            if let Some(timer) = self.clients.timer.take() {
-                ctx.remove_timer(timer);
-            }
+            return Ok(());
         }
-        Ok(())
+        self.last_flush = now;
+        let timeout = self.settings.client_backlog_timeout;
+        let (services, total, global) = (&mut self.services, &mut self.total, &mut self.global);
+        self.clients.flush(out, now, timeout, |pending, outcome| {
+            let field = match outcome {
+                Outcome::Delivered if pending.partial => Field::Partials,
+                Outcome::Delivered => Field::Replies,
+                Outcome::Unreachable => {
+                    global.backlog_unreachable += 1;
+                    Field::Drops
+                }
+                Outcome::TimedOut => {
+                    global.backlog_timeouts += 1;
+                    Field::Drops
+                }
+            };
+            if let Some(service) = pending.service.as_deref() {
+                Self::count(services, total, service, field, 1);
+            }
+        })
     }
 
-    /// Refuses a client request at once with `"" , "MDPC01" , "mmi.refused" , code , service ,
-    /// body...` (the body goes back to the client, so it can tell which request and retry).
-    /// The refusal is not backlogged: if the client's pipe is full it is lost (still counted).
+    /// Refuses a client request at once with an [`REFUSED`] reply whose body is `code , service ,
+    /// request body...` (the body goes back to the client, so it can tell which request and
+    /// retry). The refusal is not backlogged: if the client's pipe is full it is lost (still
+    /// counted).
     fn refuse(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
         client: ZFrame,
+        version: Version,
         service: &[u8],
-        mut body: ZMsg,
-        code: &str,
-    ) -> zmsg::Result<()> {
-        debug!(client = %hex(client.data()), service = %String::from_utf8_lossy(service), code, "request refused");
+        body: ZMsg,
+        code: RefusalCode,
+    ) -> Result<()> {
+        debug!(client = %hex(client.data()), service = %String::from_utf8_lossy(service), %code, "request refused");
         self.bump(service, Field::Refused);
-        body.push(service);
-        body.push(code);
-        body.push(REFUSED);
-        body.push_frame(ZFrame::from_static(CLIENT));
-        body.push_frame(ZFrame::new());
-        body.push_frame(client);
-        self.send(ctx, &mut body).map(drop)
+        let reply = ClientMessage::Reply {
+            part: Part::Final,
+            service: ZFrame::from_static(REFUSED),
+            body: refusal_body(code, service, body),
+        };
+        let mut msg = reply.encode(version);
+        msg.push_frame(client);
+        out.send(&mut msg).map(drop)
     }
 
     // ---------------------------------------------------------------- input
 
-    /// The ROUTER is readable: handle up to [`BATCH`] messages.
-    pub fn on_readable(&mut self, ctx: &mut Ctx, id: ReaderId) -> zmsg::Result<()> {
-        for _ in 0..BATCH {
-            let received = match ctx.socket(id) {
-                Some(socket) => socket.recv_msg_dontwait(),
-                None => return Ok(()),
-            };
-            match received {
-                Ok(msg) => self.handle(ctx, msg)?,
-                Err(Error::Again) => break,
-                Err(err) => return Err(err),
-            }
-        }
-        if self.clients.any_backlog() {
-            self.flush_backlogs(ctx)?;
-        }
-        Ok(())
-    }
-
-    /// Dispatches one message by its header.
-    fn handle(&mut self, ctx: &mut Ctx, mut msg: ZMsg) -> zmsg::Result<()> {
+    /// A message `[identity, frames...]` arrived from a peer at `now`. Invalid messages are
+    /// dropped and counted; valid but unexpected worker commands are answered with DISCONNECT.
+    /// `Err` only when `out` failed for good.
+    pub fn handle_message(
+        &mut self,
+        mut msg: ZMsg,
+        now: Instant,
+        out: &mut dyn Transmit,
+    ) -> Result<()> {
         trace!(frames = msg.len(), "received");
         let Some(sender) = msg.pop_frame() else {
             return Ok(());
         };
-        if !msg.pop_frame().is_some_and(|f| f.is_empty()) {
-            return self.invalid(&sender, "frame 0 is not empty");
-        }
-        let Some(header) = msg.pop_frame() else {
-            return self.invalid(&sender, "no header");
-        };
-        match header.data() {
-            CLIENT => self.client_message(ctx, sender, msg),
-            WORKER => self.worker_message(ctx, sender, msg),
-            _ => self.invalid(&sender, "unknown protocol header"),
+        match Inbound::decode(msg) {
+            Ok(Inbound::Client(version, ClientMessage::Request { service, body })) => {
+                self.client_request(out, now, sender, version, service, body)
+            }
+            Ok(Inbound::Client(_, ClientMessage::Reply { .. })) => {
+                self.invalid(&sender, "a reply sent to the broker");
+                Ok(())
+            }
+            Ok(Inbound::Worker(version, command)) => {
+                self.worker_command(out, now, sender, version, command)
+            }
+            Err(err) => {
+                self.invalid(&sender, &err.to_string());
+                Ok(())
+            }
         }
     }
 
-    fn invalid(&mut self, sender: &ZFrame, why: &str) -> zmsg::Result<()> {
+    fn invalid(&mut self, sender: &ZFrame, why: &str) {
         self.global.invalid += 1;
         debug!(peer = %hex(sender.data()), why, "invalid message dropped");
-        Ok(())
     }
 
     // ---------------------------------------------------------------- clients
 
-    /// `msg` = `[service, body...]` from a client.
-    fn client_message(&mut self, ctx: &mut Ctx, client: ZFrame, mut msg: ZMsg) -> zmsg::Result<()> {
-        if msg.len() < 2 {
-            return self.invalid(&client, "client request without a body");
-        }
-        let Some(service) = msg.pop_frame() else {
-            return Ok(());
-        };
-        if service.is_empty() {
-            return self.invalid(&client, "client request for an empty service name");
-        }
+    /// A client request for `service`.
+    fn client_request(
+        &mut self,
+        out: &mut dyn Transmit,
+        now: Instant,
+        client: ZFrame,
+        version: Version,
+        service: ZFrame,
+        mut body: ZMsg,
+    ) -> Result<()> {
         let admitted = self.clients.admit(
             client.data(),
             self.settings.max_client_backlog,
             self.settings.max_client_backlog_bytes,
-            ctx.now(),
+            now,
         );
         if !admitted {
-            self.total.requests += 1;
-            if let Some(record) = self.services.get_mut(service.data()) {
-                record.counters.requests += 1;
-            }
-            return self.refuse(ctx, client, service.data(), msg, CLIENT_FULL);
+            self.bump(service.data(), Field::Requests);
+            return self.refuse(
+                out,
+                client,
+                version,
+                service.data(),
+                body,
+                RefusalCode::ClientFull,
+            );
         }
         if is_mmi(service.data()) {
             self.global.mmi += 1;
             self.clients.settle(client.data());
-            let reply = self.mmi(service.data(), &msg);
-            return self.deliver(ctx, client, service, reply, None);
+            let reply = self.mmi(service.data(), &body);
+            return self.deliver(out, now, client, version, Part::Final, service, reply, None);
         }
         let mut target: Option<Route> = None;
         if let Some(hooks) = self.hooks.as_mut() {
             let action = hooks.on_request(HookRequest {
                 service: service.data(),
                 client: client.data(),
-                body: &mut msg,
+                body: &mut body,
             });
             match action {
                 HookAction::Forward => {}
@@ -379,39 +537,35 @@ impl Core {
                     self.bump(service.data(), Field::Drops);
                     return Ok(());
                 }
-                HookAction::Answer(body) => {
+                HookAction::Answer(answer) => {
                     self.clients.settle(client.data());
                     self.bump(service.data(), Field::Requests);
                     let name = service.clone();
-                    return self.deliver(ctx, client, name, body, Some(service.data()));
+                    let count = Some(service.data());
+                    return self.deliver(out, now, client, version, Part::Final, name, answer, count);
                 }
                 HookAction::Redirect(route) => target = Some(route),
             }
         }
-        let deadline = ctx.now() + self.settings.request_expiry;
         let request = Request {
             client,
-            body: msg,
-            deadline,
+            version,
+            body,
+            deadline: now + self.settings.request_expiry,
             reply_service: None,
         };
         match target {
-            None => self.enqueue(ctx, service.data(), request, true),
-            Some(Route::Service(other)) => {
+            None => self.enqueue(out, service.data(), request, true),
+            Some(route) => {
                 self.bump(service.data(), Field::Requests);
                 let request = Request {
                     reply_service: Some(service.data().into()),
                     ..request
                 };
-                self.enqueue(ctx, &other, request, false)
-            }
-            Some(Route::Peer(worker)) => {
-                self.bump(service.data(), Field::Requests);
-                let request = Request {
-                    reply_service: Some(service.data().into()),
-                    ..request
-                };
-                self.redirect_to_worker(ctx, &worker, request)
+                match route {
+                    Route::Service(other) => self.enqueue(out, &other, request, false),
+                    Route::Peer(worker) => self.redirect_to_worker(out, &worker, request),
+                }
             }
         }
     }
@@ -419,29 +573,35 @@ impl Core {
     /// Queues `request` for `service` (creating the service record) and dispatches.
     fn enqueue(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
         service: &[u8],
         request: Request,
         count_request: bool,
-    ) -> zmsg::Result<()> {
+    ) -> Result<()> {
         if !self.services.contains_key(service) {
             self.services.insert(service.into(), Service::default());
+        }
+        if count_request {
+            self.bump(service, Field::Requests);
         }
         let Some(record) = self.services.get_mut(service) else {
             return Ok(());
         };
-        if count_request {
-            record.counters.requests += 1;
-            self.total.requests += 1;
-        }
         if record.requests.len() >= self.settings.max_queue {
             debug!(service = %String::from_utf8_lossy(service), "queue full, request refused");
             self.clients.settle(request.client.data());
             let asked = request.reply_service.as_deref().unwrap_or(service).to_vec();
-            return self.refuse(ctx, request.client, &asked, request.body, QUEUE_FULL);
+            return self.refuse(
+                out,
+                request.client,
+                request.version,
+                &asked,
+                request.body,
+                RefusalCode::QueueFull,
+            );
         }
         record.requests.push_back(request);
-        self.dispatch(ctx, service)?;
+        self.dispatch(out, service)?;
         // If it has to wait, do not let it pin a receive buffer (see `compact`).
         if let Some(waiting) = self
             .services
@@ -457,11 +617,11 @@ impl Core {
     /// put it at the front of that worker's service queue; drop it if no such worker exists.
     fn redirect_to_worker(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
         identity: &[u8],
         request: Request,
-    ) -> zmsg::Result<()> {
-        let Some(worker) = self
+    ) -> Result<()> {
+        let Some((key, worker)) = self
             .by_identity
             .get(identity)
             .and_then(|key| self.workers.get(key).map(|worker| (*key, worker)))
@@ -471,20 +631,19 @@ impl Core {
             debug!(worker = %hex(identity), "redirect to an unknown worker, request dropped");
             return Ok(());
         };
-        let (key, worker) = worker;
         if worker.idle_token.is_some() {
-            return self.send_request(ctx, key, request);
+            return self.send_request(out, key, request);
         }
         let service = worker.service.clone();
         match self.services.get_mut(&*service) {
             Some(record) => record.requests.push_front(request),
             None => self.clients.settle(request.client.data()),
         }
-        self.dispatch(ctx, &service)
+        self.dispatch(out, &service)
     }
 
     /// Pairs waiting requests with idle workers of `service` until one side runs out.
-    fn dispatch(&mut self, ctx: &mut Ctx, service: &[u8]) -> zmsg::Result<()> {
+    fn dispatch(&mut self, out: &mut dyn Transmit, service: &[u8]) -> Result<()> {
         loop {
             let Some(record) = self.services.get_mut(service) else {
                 return Ok(());
@@ -498,7 +657,7 @@ impl Core {
             let Some(request) = record.requests.pop_front() else {
                 return Ok(());
             };
-            self.send_request(ctx, key, request)?;
+            self.send_request(out, key, request)?;
         }
     }
 
@@ -506,25 +665,25 @@ impl Core {
     /// request goes back to the front of its queue (the caller's dispatch loop carries on).
     fn send_request(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
         key: WorkerKey,
         request: Request,
-    ) -> zmsg::Result<()> {
+    ) -> Result<()> {
         let Some(worker) = self.workers.get(&key) else {
             return Ok(());
         };
-        let mut msg = ZMsg::with_capacity(request.body.len() + 6);
-        msg.append_frame(worker.identity.clone());
-        msg.append_frame(ZFrame::new());
-        msg.append_frame(ZFrame::from_static(WORKER));
-        msg.append_frame(Command::Request.frame());
-        msg.append_frame(protocol::detached_clone(&request.client));
-        msg.append_frame(ZFrame::new());
+        let mut body = ZMsg::with_capacity(request.body.len() + 6);
         for frame in request.body.iter() {
-            msg.append_frame(protocol::detached_clone(frame));
+            body.append_frame(frame.detached_clone());
         }
+        let command = WorkerMessage::Request {
+            client: request.client.detached_clone(),
+            body,
+        };
+        let mut msg = command.encode(worker.version);
+        msg.push_frame(worker.identity.clone());
         // A worker's pipe is only full if it stopped reading: treat it as unreachable.
-        if self.send(ctx, &mut msg)? == Sent::Yes {
+        if out.send(&mut msg)? == Sent::Yes {
             let Some(worker) = self.workers.get_mut(&key) else {
                 return Ok(());
             };
@@ -536,9 +695,9 @@ impl Core {
             }
             return Ok(());
         }
-        let service = self.workers.get(&key).map(|w| w.service.clone());
-        self.forget_worker(ctx, key, Gone::Unreachable)?;
-        match service.and_then(|s| self.services.get_mut(&*s)) {
+        let service = worker.service.clone();
+        self.forget_worker(out, key, Gone::Unreachable)?;
+        match self.services.get_mut(&*service) {
             Some(record) => record.requests.push_front(request),
             None => self.clients.settle(request.client.data()),
         }
@@ -547,118 +706,110 @@ impl Core {
 
     // ---------------------------------------------------------------- workers
 
-    /// `msg` = `[command, rest...]` from a worker-protocol peer.
-    fn worker_message(&mut self, ctx: &mut Ctx, sender: ZFrame, mut msg: ZMsg) -> zmsg::Result<()> {
-        let Some(command) = msg.pop_frame().as_ref().and_then(Command::from_frame) else {
-            return self.invalid(&sender, "unknown or missing worker command");
-        };
-        let well_formed = match command {
-            Command::Ready => !msg.is_empty() && !msg[0].is_empty(),
-            Command::Request | Command::Reply => msg.len() >= 3 && msg[1].is_empty(),
-            Command::Heartbeat | Command::Disconnect => msg.is_empty(),
-        };
-        if !well_formed {
-            return self.invalid(&sender, "malformed worker command");
-        }
+    /// A worker-protocol command from `sender`: one handler per command.
+    fn worker_command(
+        &mut self,
+        out: &mut dyn Transmit,
+        now: Instant,
+        sender: ZFrame,
+        version: Version,
+        command: WorkerMessage,
+    ) -> Result<()> {
         let known = self.by_identity.get(sender.data()).copied();
+        if let Some(worker) = known.and_then(|key| self.workers.get_mut(&key)) {
+            if worker.version != version {
+                return self.unexpected(out, &sender, version, known, "a command in another MDP version");
+            }
+            // Every command from a worker shows it is alive.
+            worker.expires_at = now + self.settings.worker_expiry;
+        }
         match (command, known) {
-            (Command::Ready, None) => {
-                let Some(service) = msg.pop_frame() else {
-                    return Ok(());
-                };
-                if is_mmi(service.data()) {
-                    return self.unexpected(ctx, &sender, None, "READY for an mmi. service");
-                }
-                let credit = match ready_credit(msg.iter()) {
-                    Ok(credit) => credit.min(self.settings.max_worker_credit).max(1),
-                    Err(why) => return self.invalid(&sender, &format!("READY: {why}")),
-                };
-                self.register(ctx, sender, service.data(), credit as usize)
+            (WorkerMessage::Ready { service, credit }, None) => {
+                self.handle_ready(out, now, sender, version, service, credit)
             }
-            (Command::Ready, Some(key)) => self.unexpected(ctx, &sender, Some(key), "second READY"),
-            (Command::Request, known) => {
-                self.unexpected(ctx, &sender, known, "REQUEST from a worker")
+            (WorkerMessage::Ready { .. }, Some(_)) => {
+                self.unexpected(out, &sender, version, known, "second READY")
             }
-            (Command::Reply | Command::Heartbeat, None) => {
-                self.unexpected(ctx, &sender, None, "command before READY")
+            (WorkerMessage::Request { .. }, _) => {
+                self.unexpected(out, &sender, version, known, "REQUEST from a worker")
             }
-            (Command::Disconnect, None) => Ok(()),
-            (Command::Disconnect, Some(key)) => {
+            (WorkerMessage::Reply { .. } | WorkerMessage::Heartbeat, None) => {
+                self.unexpected(out, &sender, version, None, "command before READY")
+            }
+            (WorkerMessage::Disconnect, None) => Ok(()),
+            (WorkerMessage::Disconnect, Some(key)) => {
                 debug!(worker = %hex(sender.data()), "worker disconnected");
-                self.forget_worker(ctx, key, Gone::SaidDisconnect)
+                self.forget_worker(out, key, Gone::SaidDisconnect)
             }
-            (Command::Heartbeat, Some(key)) => {
-                if let Some(worker) = self.workers.get(&key) {
-                    ctx.reset_ticket(worker.ticket);
-                }
-                Ok(())
+            (WorkerMessage::Heartbeat, Some(_)) => Ok(()),
+            (WorkerMessage::Reply { part, client, body }, Some(key)) => {
+                self.handle_reply(out, now, key, sender, part, client, body)
             }
-            (Command::Reply, Some(key)) => self.reply(ctx, key, sender, msg),
         }
     }
 
     /// A valid but unexpected command: DISCONNECT, then forget the worker (if it was one).
     fn unexpected(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
         sender: &ZFrame,
+        version: Version,
         key: Option<WorkerKey>,
         why: &str,
-    ) -> zmsg::Result<()> {
+    ) -> Result<()> {
         self.global.unexpected += 1;
         debug!(peer = %hex(sender.data()), why, "unexpected worker command, DISCONNECT");
         match key {
-            Some(key) => self.forget_worker(ctx, key, Gone::Unexpected),
-            None => self
-                .send_command(ctx, sender, Command::Disconnect)
-                .map(drop),
+            Some(key) => self.forget_worker(out, key, Gone::Unexpected),
+            None => Self::send_command(out, sender, version, WorkerMessage::Disconnect).map(drop),
         }
     }
 
-    /// A valid READY from a new peer, granted `credit` requests at once.
-    fn register(
+    /// A READY from a new peer.
+    fn handle_ready(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
+        now: Instant,
         identity: ZFrame,
-        service: &[u8],
-        credit: usize,
-    ) -> zmsg::Result<()> {
+        version: Version,
+        service: ZFrame,
+        credit: u32,
+    ) -> Result<()> {
+        if is_mmi(service.data()) {
+            return self.unexpected(out, &identity, version, None, "READY for an mmi. service");
+        }
+        let credit = credit.clamp(1, self.settings.max_worker_credit);
         let key = self.next_key;
         self.next_key += 1;
-        let ticket = ctx.add_ticket(move |core: &mut Core, ctx: &mut Ctx, ticket: TicketId| {
-            core.on_expired(ctx, key, ticket)
-        });
-        debug!(worker = %hex(identity.data()), service = %String::from_utf8_lossy(service), credit, "worker ready");
+        let service = service.data();
+        debug!(worker = %hex(identity.data()), service = %String::from_utf8_lossy(service), credit, %version, "worker ready");
         self.by_identity.insert(identity.data().into(), key);
-        // A copy without the connection's metadata: the received frame would make every clone
-        // (one per request sent) touch the metadata's reference count, which libzmq's I/O thread
-        // also writes.
-        let identity = ZFrame::copy_from(identity.data());
+        let expires_at = now + self.settings.worker_expiry;
+        self.expiries.push(Reverse((expires_at, key)));
         self.workers.insert(
             key,
             WorkerRecord {
-                identity,
+                // Without the connection's metadata (see `ZFrame::detached_clone`): one clone of
+                // it is made per request sent.
+                identity: ZFrame::copy_from(identity.data()),
+                version,
                 service: Arc::from(service),
-                ticket,
+                expires_at,
                 in_flight: VecDeque::new(),
-                credit,
+                credit: credit as usize,
                 idle_token: None,
                 sent_since_tick: false,
             },
         );
-        if !self.services.contains_key(service) {
-            self.services.insert(service.into(), Service::default());
-        }
-        if let Some(record) = self.services.get_mut(service) {
-            record.workers += 1;
-            record.ever_had_worker = true;
-        }
-        self.worker_freed(ctx, key)
+        let record = self.services.entry(service.into()).or_default();
+        record.workers += 1;
+        record.ever_had_worker = true;
+        self.worker_freed(out, key)
     }
 
     /// Worker `key` can take one more request (it registered or answered one): give it the next
     /// waiting request of its service, or queue it as idle if it is not queued already.
-    fn worker_freed(&mut self, ctx: &mut Ctx, key: WorkerKey) -> zmsg::Result<()> {
+    fn worker_freed(&mut self, out: &mut dyn Transmit, key: WorkerKey) -> Result<()> {
         let Some(worker) = self.workers.get(&key) else {
             return Ok(());
         };
@@ -666,7 +817,7 @@ impl Core {
             return Ok(());
         };
         if let Some(request) = record.requests.pop_front() {
-            return self.send_request(ctx, key, request);
+            return self.send_request(out, key, request);
         }
         if worker.idle_token.is_none() {
             self.make_idle(key);
@@ -688,89 +839,134 @@ impl Core {
         }
     }
 
-    /// `msg` = `[client, "", body...]`, a REPLY from registered worker `key`.
-    fn reply(
+    /// A reply (final, or partial from an MDP/0.2 worker) from registered worker `key` to
+    /// `client`.
+    #[allow(clippy::too_many_arguments)]
+    fn handle_reply(
         &mut self,
-        ctx: &mut Ctx,
+        out: &mut dyn Transmit,
+        now: Instant,
         key: WorkerKey,
         sender: ZFrame,
-        mut msg: ZMsg,
-    ) -> zmsg::Result<()> {
+        part: Part,
+        client: ZFrame,
+        mut body: ZMsg,
+    ) -> Result<()> {
         let Some(worker) = self.workers.get_mut(&key) else {
             return Ok(());
         };
-        let answered = msg
-            .first()
-            .and_then(|client| worker.take_answered(client.data()));
-        let Some(request) = answered else {
+        let Some(position) = worker.answered(client.data()) else {
+            let version = worker.version;
             return self.unexpected(
-                ctx,
+                out,
                 &sender,
+                version,
                 Some(key),
-                "REPLY for a request it does not hold",
+                "a reply for a request it does not hold",
             );
         };
-        ctx.reset_ticket(worker.ticket);
-        msg.pop_frame();
-        msg.pop_frame();
         let worker_service = worker.service.clone();
-        let service_frame =
-            ZFrame::copy_from(request.reply_service.as_deref().unwrap_or(&worker_service));
-        let mut to = request.client;
+        let (to_version, service_frame) = {
+            let request = &worker.in_flight[position];
+            let name = request.reply_service.as_deref().unwrap_or(&worker_service);
+            (request.version, ZFrame::copy_from(name))
+        };
+        let request = match part {
+            Part::Final => worker.in_flight.remove(position),
+            Part::Partial => None,
+        };
+        let mut to = client;
         if let Some(hooks) = self.hooks.as_mut() {
             let action = hooks.on_reply(HookReply {
                 service: &worker_service,
                 worker: sender.data(),
                 client: to.data(),
-                body: &mut msg,
+                part,
+                body: &mut body,
             });
             match action {
                 HookAction::Forward => {}
                 HookAction::Drop => {
-                    self.clients.settle(to.data());
                     self.bump(&worker_service, Field::Drops);
-                    return self.worker_freed(ctx, key);
+                    return self.reply_done(out, key, &to, request.is_some());
                 }
-                HookAction::Answer(body) => msg = body,
-                HookAction::Redirect(Route::Peer(client)) => {
-                    self.clients.settle(to.data());
-                    to = ZFrame::from(client);
-                    self.worker_freed(ctx, key)?;
-                    return self.deliver(ctx, to, service_frame, msg, Some(&worker_service));
+                HookAction::Answer(answer) => body = answer,
+                HookAction::Redirect(Route::Peer(other)) => {
+                    self.reply_done(out, key, &to, request.is_some())?;
+                    to = ZFrame::from(other);
+                    return self.deliver(
+                        out,
+                        now,
+                        to,
+                        to_version,
+                        part,
+                        service_frame,
+                        body,
+                        Some(&worker_service),
+                    );
                 }
                 HookAction::Redirect(Route::Service(other)) => {
+                    let Some(request) = request else {
+                        // Only a final reply can become a new request.
+                        self.bump(&worker_service, Field::Drops);
+                        return Ok(());
+                    };
                     let next = Request {
                         client: to,
-                        body: msg,
-                        deadline: ctx.now() + self.settings.request_expiry,
+                        version: to_version,
+                        body,
+                        deadline: now + self.settings.request_expiry,
                         reply_service: Some(service_frame.data().into()),
                     };
-                    self.worker_freed(ctx, key)?;
-                    return self.enqueue(ctx, &other, next, false);
+                    drop(request);
+                    self.worker_freed(out, key)?;
+                    return self.enqueue(out, &other, next, false);
                 }
             }
         }
-        self.clients.settle(to.data());
-        self.deliver(ctx, to, service_frame, msg, Some(&worker_service))?;
-        self.worker_freed(ctx, key)
+        let count = Some(&*worker_service);
+        let finished = request.is_some();
+        if finished {
+            self.clients.settle(to.data());
+        }
+        self.deliver(out, now, to, to_version, part, service_frame, body, count)?;
+        if finished {
+            self.worker_freed(out, key)?;
+        }
+        Ok(())
+    }
+
+    /// After a hook dropped or redirected a reply: a final one settles the client's request and
+    /// frees the worker.
+    fn reply_done(
+        &mut self,
+        out: &mut dyn Transmit,
+        key: WorkerKey,
+        client: &ZFrame,
+        finished: bool,
+    ) -> Result<()> {
+        if !finished {
+            return Ok(());
+        }
+        self.clients.settle(client.data());
+        self.worker_freed(out, key)
     }
 
     /// Forgets worker `key`: the requests it held go back to the front of its service queue, in
     /// their order, and are dispatched to other workers of that service.
-    fn forget_worker(&mut self, ctx: &mut Ctx, key: WorkerKey, why: Gone) -> zmsg::Result<()> {
+    fn forget_worker(&mut self, out: &mut dyn Transmit, key: WorkerKey, why: Gone) -> Result<()> {
         let Some(mut worker) = self.workers.remove(&key) else {
             return Ok(());
         };
         self.by_identity.remove(worker.identity.data());
-        ctx.remove_ticket(worker.ticket);
         if matches!(why, Gone::Unexpected | Gone::Expired) {
-            self.send_command(ctx, &worker.identity, Command::Disconnect)?;
+            Self::send_command(out, &worker.identity, worker.version, WorkerMessage::Disconnect)?;
         }
         let field = match why {
             Gone::Expired => Field::WorkerExpiries,
             _ => Field::Disconnects,
         };
-        self.total.bump(field);
+        self.bump(&worker.service, field);
         let resend = std::mem::take(&mut worker.in_flight);
         let Some(record) = self.services.get_mut(&*worker.service) else {
             for request in resend {
@@ -778,63 +974,68 @@ impl Core {
             }
             return Ok(());
         };
-        record.counters.bump(field);
         record.workers = record.workers.saturating_sub(1);
         if resend.is_empty() {
             return Ok(());
         }
         let count = resend.len() as u64;
-        record.counters.resends += count;
-        self.total.resends += count;
         for request in resend.into_iter().rev() {
             record.requests.push_front(request);
         }
+        Self::count(
+            &mut self.services,
+            &mut self.total,
+            &worker.service,
+            Field::Resends,
+            count,
+        );
         debug!(worker = %hex(worker.identity.data()), count, "requests resent");
-        self.dispatch(ctx, &worker.service)
-    }
-
-    /// Worker `key`'s expiry ticket fired.
-    fn on_expired(&mut self, ctx: &mut Ctx, key: WorkerKey, ticket: TicketId) -> zmsg::Result<()> {
-        ctx.remove_ticket(ticket);
-        if self.workers.get(&key).is_some_and(|w| w.ticket == ticket) {
-            debug!(worker = key, "worker expired");
-            self.forget_worker(ctx, key, Gone::Expired)?;
-        }
-        Ok(())
+        self.dispatch(out, &worker.service)
     }
 
     // ---------------------------------------------------------------- timers
 
+    /// Forgets the workers nothing arrived from for heartbeat × liveness.
+    fn expire_workers(&mut self, now: Instant, out: &mut dyn Transmit) -> Result<()> {
+        while let Some(&Reverse((deadline, key))) = self.expiries.peek() {
+            if deadline > now {
+                break;
+            }
+            self.expiries.pop();
+            let Some(worker) = self.workers.get(&key) else {
+                continue; // forgotten meanwhile
+            };
+            if worker.expires_at > now {
+                // Heard from since this entry was made: come back at its current deadline.
+                self.expiries.push(Reverse((worker.expires_at, key)));
+                continue;
+            }
+            debug!(worker = key, "worker expired");
+            self.forget_worker(out, key, Gone::Expired)?;
+        }
+        Ok(())
+    }
+
     /// Every heartbeat interval: HEARTBEAT to workers that got nothing since the last tick, and
     /// expiry of requests that waited too long.
-    pub fn on_tick(&mut self, ctx: &mut Ctx) -> zmsg::Result<()> {
+    fn tick(&mut self, now: Instant, out: &mut dyn Transmit) -> Result<()> {
         let mut unreachable = Vec::new();
         for (&key, worker) in self.workers.iter_mut() {
             if std::mem::take(&mut worker.sent_since_tick) {
                 continue;
             }
-            let mut msg = ZMsg::with_capacity(4);
-            msg.append_frame(worker.identity.clone());
-            msg.append_frame(ZFrame::new());
-            msg.append_frame(ZFrame::from_static(WORKER));
-            msg.append_frame(Command::Heartbeat.frame());
-            let socket = self.router.and_then(|id| ctx.socket(id)).ok_or_else(|| {
-                Error::InvalidArgument("the broker's ROUTER socket is gone".into())
-            })?;
-            match socket.send_msg_ref(&mut msg, SendFlags::DONTWAIT) {
-                Ok(()) => {}
-                Err(Error::Terminated) => return Err(Error::Terminated),
-                Err(Error::Again) => {} // pipe full: the worker is busy reading; no harm
-                Err(err) => {
-                    debug!(worker = %hex(worker.identity.data()), %err, "heartbeat failed");
-                    unreachable.push(key);
-                }
+            let mut msg = WorkerMessage::Heartbeat.encode(worker.version);
+            msg.push_frame(worker.identity.clone());
+            // A full pipe means the worker is busy reading: no harm, it is alive.
+            if out.send(&mut msg)? == Sent::Gone {
+                debug!(worker = %hex(worker.identity.data()), "heartbeat failed");
+                unreachable.push(key);
             }
         }
         for key in unreachable {
-            self.forget_worker(ctx, key, Gone::Unreachable)?;
+            self.forget_worker(out, key, Gone::Unreachable)?;
         }
-        self.expire_requests(ctx.now());
+        self.expire_requests(now);
         self.clients.sweep();
         Ok(())
     }
@@ -866,9 +1067,10 @@ impl Core {
     }
 
     /// Sends DISCONNECT to every worker (at shutdown), so they re-register with the next broker.
-    pub fn disconnect_all(&mut self, ctx: &mut Ctx) {
+    pub fn disconnect_all(&mut self, out: &mut dyn Transmit) {
         for worker in self.workers.values() {
-            if let Err(err) = self.send_command(ctx, &worker.identity, Command::Disconnect) {
+            let command = WorkerMessage::Disconnect;
+            if let Err(err) = Self::send_command(out, &worker.identity, worker.version, command) {
                 warn!(%err, "could not send DISCONNECT at shutdown");
                 return;
             }

@@ -74,6 +74,10 @@ pub struct HookReply<'a> {
     pub worker: &'a [u8],
     /// The ROUTER identity of the client that made the request.
     pub client: &'a [u8],
+    /// A partial reply (MDP/0.2 PARTIAL: more follow) or the final one. For a partial reply,
+    /// [`HookAction::Drop`] drops that part only, and [`Route::Service`] drops it too: only a
+    /// final reply can become a new request.
+    pub part: crate::protocol::Part,
     /// The reply body; the hook may change it.
     pub body: &'a mut ZMsg,
 }
@@ -91,7 +95,7 @@ pub trait BrokerHooks: Send {
         HookAction::Forward
     }
 
-    /// Called for each accepted worker reply before it is sent to the client.
+    /// Called for each accepted worker reply (partial or final) before it is sent to the client.
     fn on_reply(&mut self, reply: HookReply<'_>) -> HookAction {
         let _ = reply;
         HookAction::Forward

@@ -15,10 +15,10 @@
 
 use zmsg::ZMsg;
 
-use super::core::Core;
+use super::core::BrokerCore;
 use super::service::Service;
 
-impl Core {
+impl BrokerCore {
     /// The reply body for MMI request `service` with request `body`.
     pub(crate) fn mmi(&self, service: &[u8], body: &ZMsg) -> ZMsg {
         let name = body.first().map_or(&[][..], |frame| frame.data());
@@ -49,18 +49,13 @@ impl Core {
                             reply.append(format!("{key}={value}"));
                         }
                         if name.is_empty() {
-                            for (key, value) in [
-                                ("invalid", self.global.invalid),
-                                ("unexpected", self.global.unexpected),
-                                ("mmi", self.global.mmi),
+                            let load = [
                                 ("workers", self.workers.len() as u64),
                                 ("clients", self.clients.map.len() as u64),
                                 ("backlog_replies", self.clients.replies as u64),
                                 ("backlog_bytes", self.clients.bytes as u64),
-                                ("backlogged", self.global.backlogged),
-                                ("backlog_unreachable", self.global.backlog_unreachable),
-                                ("backlog_timeouts", self.global.backlog_timeouts),
-                            ] {
+                            ];
+                            for (key, value) in self.global.fields().into_iter().chain(load) {
                                 reply.append(format!("{key}={value}"));
                             }
                         }

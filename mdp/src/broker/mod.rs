@@ -13,7 +13,7 @@
 //! println!("broker on {}", broker.endpoints()[0]);
 //! let stats = broker.stop()?;
 //! println!("{stats}");
-//! # Ok::<(), zmsg::Error>(())
+//! # Ok::<(), mdp::Error>(())
 //! ```
 
 mod clients;
@@ -27,17 +27,18 @@ mod worker;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 use zmsg::cert::ZCert;
-use zmsg::zloop::ZLoop;
-use zmsg::{Error, SendFlags, SocketType, ZSocket};
+use zmsg::zloop::{LoopCtx, ReaderId, TimerId, ZLoop};
+use zmsg::{SendFlags, SocketType, ZMsg, ZSocket};
 
-use self::core::{Core, Settings};
+pub use self::core::{BrokerCore, Sent, Transmit};
 pub use hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 pub use stats::{Counters, GlobalCounters, Stats};
 
+use crate::error::{Error, Result};
 use crate::protocol::{DEFAULT_HEARTBEAT_MS, DEFAULT_LIVENESS};
 
 /// The broker's hash maps (peer identities, service names, worker keys). Their keys come from the
@@ -142,9 +143,109 @@ impl Default for BrokerConfig {
     }
 }
 
-/// A Majordomo broker: bound, ready to [`run`](Broker::run).
+/// How many messages one readable event handles before timers get their turn.
+const BATCH: usize = 256;
+
+/// The ROUTER as the core's [`Transmit`]: non-blocking sends, `ZMQ_ROUTER_MANDATORY` answers.
+struct RouterOut<'s>(&'s ZSocket);
+
+impl Transmit for RouterOut<'_> {
+    fn send(&mut self, msg: &mut ZMsg) -> Result<Sent> {
+        match self.0.send_msg_ref(msg, SendFlags::DONTWAIT) {
+            Ok(()) => Ok(Sent::Yes),
+            Err(zmsg::Error::Again) => Ok(Sent::Full),
+            Err(zmsg::Error::Terminated) => Err(Error::Zmq(zmsg::Error::Terminated)),
+            Err(err) => {
+                debug!(%err, "send failed, peer unreachable");
+                Ok(Sent::Gone)
+            }
+        }
+    }
+}
+
+/// The state the event loop owns: the sans-IO core and what the driver needs to run it.
+struct Driver {
+    core: BrokerCore,
+    /// The ROUTER's reader id in the loop (set right after registration).
+    router: Option<ReaderId>,
+    /// The one-shot timer armed for the core's next deadline, and that deadline.
+    timer: Option<(TimerId, Instant)>,
+    /// An error of the core that ended the loop.
+    failure: Option<Error>,
+}
+
+type Ctx = LoopCtx<Driver>;
+
+impl Driver {
+    /// Runs `step` on the core with the ROUTER as its transport, then re-arms the timer for the
+    /// core's next deadline. A failure stops the loop (it is reported by [`Broker::run`]).
+    fn drive(
+        &mut self,
+        ctx: &mut Ctx,
+        step: impl FnOnce(&mut BrokerCore, &ZSocket, Instant) -> Result<()>,
+    ) -> zmsg::Result<()> {
+        let Some(socket) = self.router.and_then(|id| ctx.socket(id)) else {
+            self.failure = Some(Error::InvalidArgument("the broker's ROUTER socket is gone".into()));
+            ctx.stop();
+            return Ok(());
+        };
+        if let Err(err) = step(&mut self.core, socket, ctx.now()) {
+            self.failure = Some(err);
+            ctx.stop();
+            return Ok(());
+        }
+        self.rearm(ctx);
+        Ok(())
+    }
+
+    /// Arms a one-shot timer for the core's next deadline, unless one is armed for it already.
+    fn rearm(&mut self, ctx: &mut Ctx) {
+        let due = self.core.poll_timeout();
+        if self.timer.map(|(_, at)| at) == Some(due) {
+            return;
+        }
+        if let Some((id, _)) = self.timer.take() {
+            ctx.remove_timer(id);
+        }
+        let delay = due.saturating_duration_since(ctx.now());
+        let id = ctx.add_timer(delay, 1, |driver: &mut Driver, ctx, _| driver.on_timer(ctx));
+        self.timer = Some((id, due));
+    }
+
+    /// The core's deadline came.
+    fn on_timer(&mut self, ctx: &mut Ctx) -> zmsg::Result<()> {
+        self.timer = None;
+        self.drive(ctx, |core, socket, now| {
+            core.handle_timeout(now, &mut RouterOut(socket))
+        })
+    }
+
+    /// The ROUTER is readable: up to [`BATCH`] messages, then a retry of reply backlogs.
+    fn on_readable(&mut self, ctx: &mut Ctx) -> zmsg::Result<()> {
+        let mut result = Ok(());
+        self.drive(ctx, |core, socket, now| {
+            let out = &mut RouterOut(socket);
+            for _ in 0..BATCH {
+                match socket.recv_msg_dontwait() {
+                    Ok(msg) => core.handle_message(msg, now, out)?,
+                    Err(zmsg::Error::Again) => break,
+                    Err(err) => {
+                        result = Err(err);
+                        break;
+                    }
+                }
+            }
+            core.flush_backlogs(now, out)
+        })?;
+        result
+    }
+}
+
+/// A Majordomo broker: bound, ready to [`run`](Broker::run). The logic is [`BrokerCore`]; this
+/// is its driver: a ROUTER socket and a [`ZLoop`] that feeds it messages and wakes it when its
+/// next deadline comes.
 pub struct Broker {
-    zloop: ZLoop<Core>,
+    zloop: ZLoop<Driver>,
     endpoints: Vec<String>,
     public_key: Option<String>,
 }
@@ -160,14 +261,9 @@ impl std::fmt::Debug for Broker {
 
 impl Broker {
     /// Creates the ROUTER socket (a CURVE server when `config.curve` is set), binds every
-    /// endpoint and registers the socket, the heartbeat timer and the worker expiry with a new
-    /// event loop.
-    pub fn bind(config: BrokerConfig) -> zmsg::Result<Broker> {
-        if config.heartbeat.is_zero() || config.liveness == 0 {
-            return Err(Error::InvalidArgument(
-                "heartbeat and liveness must be greater than zero".into(),
-            ));
-        }
+    /// endpoint and registers the socket and the core's timer with a new event loop.
+    pub fn bind(config: BrokerConfig) -> Result<Broker> {
+        let core = BrokerCore::new(&config, Instant::now())?;
         if config.endpoints.is_empty() {
             return Err(Error::InvalidArgument("no endpoint to bind".into()));
         }
@@ -192,25 +288,20 @@ impl Broker {
             .map(|endpoint| router.bind(endpoint).map(String::from))
             .collect::<zmsg::Result<Vec<_>>>()?;
 
-        let settings = Settings {
-            request_expiry: config.request_expiry,
-            max_queue: config.max_queue.max(1),
-            max_client_backlog: config.max_client_backlog.max(1),
-            max_client_backlog_bytes: config.max_client_backlog_bytes.max(1),
-            client_backlog_timeout: config.client_backlog_timeout,
-            max_worker_credit: config.max_worker_credit.max(1),
-        };
-        let mut zloop = ZLoop::new(Core::new(settings));
-        let (core, ctx) = zloop.parts();
-        ctx.set_ticket_delay(config.heartbeat * config.liveness);
-        core.router =
-            Some(ctx.add_reader(router, |core: &mut Core, ctx, id| core.on_readable(ctx, id)));
-        ctx.add_timer(config.heartbeat, 0, |core: &mut Core, ctx, _| {
-            core.on_tick(ctx)
+        let mut zloop = ZLoop::new(Driver {
+            core,
+            router: None,
+            timer: None,
+            failure: None,
         });
+        let (driver, ctx) = zloop.parts();
+        driver.router = Some(ctx.add_reader(router, |driver: &mut Driver, ctx, _| {
+            driver.on_readable(ctx)
+        }));
+        driver.drive(ctx, |_, _, _| Ok(()))?;
         if let Some(interval) = config.stats_interval {
-            ctx.add_timer(interval, 0, |core: &mut Core, _, _| {
-                debug!(stats = %core.stats(), "mdp broker counters");
+            ctx.add_timer(interval, 0, |driver: &mut Driver, _, _| {
+                debug!(stats = %driver.core.stats(), "mdp broker counters");
                 Ok(())
             });
         }
@@ -234,38 +325,48 @@ impl Broker {
 
     /// Installs hooks that see every client request and worker reply (replacing any earlier).
     pub fn set_hooks(&mut self, hooks: impl BrokerHooks + 'static) {
-        self.zloop.state_mut().hooks = Some(Box::new(hooks));
+        self.zloop.state_mut().core.set_hooks(Some(Box::new(hooks)));
     }
 
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
-        self.zloop.state().stats()
+        self.zloop.state().core.stats()
     }
 
     /// Runs until the loop is stopped, the process is interrupted (SIGINT/SIGTERM with
     /// `zmsg::install_interrupt_handler`; a clean `Ok`) or the context is terminated. Workers
     /// are sent DISCONNECT on a clean stop and the counters are logged at info level.
-    pub fn run(&mut self) -> zmsg::Result<()> {
+    pub fn run(&mut self) -> Result<()> {
         let result = match self.zloop.run() {
-            Err(Error::Interrupted) => Ok(()),
-            other => other,
+            Err(zmsg::Error::Interrupted) => Ok(()),
+            other => other.map_err(Error::from),
+        };
+        let (driver, ctx) = self.zloop.parts();
+        let result = match driver.failure.take() {
+            Some(err) => Err(err),
+            None => result,
         };
         if result.is_ok() {
-            let (core, ctx) = self.zloop.parts();
-            core.disconnect_all(ctx);
+            if let Some(socket) = driver.router.and_then(|id| ctx.socket(id)) {
+                driver.core.disconnect_all(&mut RouterOut(socket));
+            }
         }
         info!(stats = %self.stats(), "mdp broker stopped");
         result
     }
 
     /// Runs one loop iteration: waits up to `timeout` for traffic, then handles what is due.
-    pub fn run_once(&mut self, timeout: Option<Duration>) -> zmsg::Result<()> {
-        self.zloop.run_once(timeout)
+    pub fn run_once(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.zloop.run_once(timeout)?;
+        match self.zloop.state_mut().failure.take() {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
     }
 
     /// Starts a broker on its own thread; the handle stops it (and joins the thread) on
     /// [`BrokerHandle::stop`] or drop.
-    pub fn spawn(config: BrokerConfig) -> zmsg::Result<BrokerHandle> {
+    pub fn spawn(config: BrokerConfig) -> Result<BrokerHandle> {
         Self::spawn_inner(config, None)
     }
 
@@ -273,14 +374,14 @@ impl Broker {
     pub fn spawn_with_hooks(
         config: BrokerConfig,
         hooks: impl BrokerHooks + 'static,
-    ) -> zmsg::Result<BrokerHandle> {
+    ) -> Result<BrokerHandle> {
         Self::spawn_inner(config, Some(Box::new(hooks)))
     }
 
     fn spawn_inner(
         config: BrokerConfig,
         hooks: Option<Box<dyn BrokerHooks>>,
-    ) -> zmsg::Result<BrokerHandle> {
+    ) -> Result<BrokerHandle> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let endpoint = format!(
             "inproc://mdp-broker-control-{}-{}",
@@ -292,11 +393,11 @@ impl Broker {
         let remote = ZSocket::new(SocketType::Pair)?;
         remote.connect(&endpoint)?;
 
-        let (ready_tx, ready_rx) = mpsc::channel::<zmsg::Result<(Vec<String>, Option<String>)>>();
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(Vec<String>, Option<String>)>>();
         let (stats_tx, stats_rx) = mpsc::channel::<Stats>();
         let thread = std::thread::Builder::new()
             .name("mdp-broker".into())
-            .spawn(move || -> zmsg::Result<Stats> {
+            .spawn(move || -> Result<Stats> {
                 let mut broker = match Broker::bind(config) {
                     Ok(broker) => broker,
                     Err(err) => {
@@ -304,21 +405,20 @@ impl Broker {
                         return Ok(Stats::default());
                     }
                 };
-                broker.zloop.state_mut().hooks = hooks;
+                broker.zloop.state_mut().core.set_hooks(hooks);
                 broker
                     .zloop
                     .ctx()
-                    .add_reader(remote, move |core: &mut Core, ctx, id| {
+                    .add_reader(remote, move |driver: &mut Driver, ctx, id| {
                         let Some(socket) = ctx.socket(id) else {
                             return Ok(());
                         };
-                        let command = socket.recv_msg_dontwait();
-                        match command {
+                        match socket.recv_msg_dontwait() {
                             Ok(msg) if msg.first().is_some_and(|f| f.data() == b"STATS") => {
-                                let _ = stats_tx.send(core.stats());
+                                let _ = stats_tx.send(driver.core.stats());
                             }
                             Ok(_) => ctx.stop(),
-                            Err(Error::Again) => {}
+                            Err(zmsg::Error::Again) => {}
                             Err(err) => return Err(err),
                         }
                         Ok(())
@@ -326,7 +426,8 @@ impl Broker {
                 let _ = ready_tx.send(Ok((broker.endpoints.clone(), broker.public_key.clone())));
                 broker.run()?;
                 Ok(broker.stats())
-            })?;
+            })
+            .map_err(|err| Error::Zmq(zmsg::Error::Io(err)))?;
         match ready_rx.recv() {
             Ok(Ok((endpoints, public_key))) => Ok(BrokerHandle {
                 control,
@@ -341,9 +442,7 @@ impl Broker {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(Error::Io(std::io::Error::other(
-                    "the broker thread died while starting",
-                )))
+                Err(Error::BrokerGone("the broker thread died while starting".into()))
             }
         }
     }
@@ -351,12 +450,13 @@ impl Broker {
 
 /// A broker running on its own thread (from [`Broker::spawn`]). Dropping it stops the broker and
 /// joins the thread.
+#[must_use = "dropping a BrokerHandle stops the broker"]
 pub struct BrokerHandle {
     control: ZSocket,
     endpoints: Vec<String>,
     public_key: Option<String>,
     stats: mpsc::Receiver<Stats>,
-    thread: Option<JoinHandle<zmsg::Result<Stats>>>,
+    thread: Option<JoinHandle<Result<Stats>>>,
 }
 
 impl std::fmt::Debug for BrokerHandle {
@@ -380,23 +480,23 @@ impl BrokerHandle {
     }
 
     /// Asks the broker thread for a snapshot of its counters (waits up to 5 s).
-    pub fn stats(&self) -> zmsg::Result<Stats> {
+    pub fn stats(&self) -> Result<Stats> {
         // A late answer to an earlier call that timed out is stale: drop it.
         while self.stats.try_recv().is_ok() {}
         self.control
             .send_frame("STATS".into(), SendFlags::DONTWAIT)?;
         self.stats
             .recv_timeout(Duration::from_secs(5))
-            .map_err(|_| Error::Io(std::io::Error::other("the broker thread did not answer")))
+            .map_err(|_| Error::BrokerGone("the broker thread did not answer".into()))
     }
 
     /// Stops the broker, joins its thread and returns its final counters (or the error that
     /// ended it).
-    pub fn stop(mut self) -> zmsg::Result<Stats> {
+    pub fn stop(mut self) -> Result<Stats> {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> zmsg::Result<Stats> {
+    fn shutdown(&mut self) -> Result<Stats> {
         let Some(thread) = self.thread.take() else {
             return Ok(Stats::default());
         };
@@ -404,7 +504,7 @@ impl BrokerHandle {
         let _ = self.control.send_frame("$TERM".into(), SendFlags::DONTWAIT);
         thread
             .join()
-            .map_err(|_| Error::Io(std::io::Error::other("the broker thread panicked")))?
+            .map_err(|_| Error::BrokerGone("the broker thread panicked".into()))?
     }
 }
 

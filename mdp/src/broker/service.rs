@@ -6,6 +6,8 @@ use std::time::Instant;
 
 use zmsg::{ZFrame, ZMsg};
 
+use crate::protocol::Version;
+
 use super::stats::Counters;
 use super::worker::{WorkerKey, WorkerRecord};
 use super::Map;
@@ -15,6 +17,8 @@ use super::Map;
 pub(crate) struct Request {
     /// The client's ROUTER identity frame.
     pub client: ZFrame,
+    /// The MDP version the client speaks (its replies go out in it).
+    pub version: Version,
     /// The body frames, exactly as the client sent them.
     pub body: ZMsg,
     /// When the request expires if it is still queued.

@@ -10,8 +10,10 @@ pub struct Counters {
     /// Client requests received for the service, refused ones included (MMI requests are not
     /// counted here).
     pub requests: u64,
-    /// Replies delivered to clients (worker replies and hook answers).
+    /// Final replies delivered to clients (worker replies and hook answers).
     pub replies: u64,
+    /// Partial replies (MDP/0.2 PARTIAL) delivered to clients.
+    pub partials: u64,
     /// Requests put back at the front of the queue because their worker died, expired, was
     /// disconnected or could not be reached.
     pub resends: u64,
@@ -32,10 +34,11 @@ pub struct Counters {
 
 impl Counters {
     /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
-    pub fn fields(&self) -> [(&'static str, u64); 8] {
+    pub fn fields(&self) -> [(&'static str, u64); 9] {
         [
             ("requests", self.requests),
             ("replies", self.replies),
+            ("partials", self.partials),
             ("resends", self.resends),
             ("drops", self.drops),
             ("refused", self.refused),
@@ -61,8 +64,8 @@ impl fmt::Display for Counters {
 /// Counters that belong to no service.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct GlobalCounters {
-    /// Invalid messages dropped: bad framing, unknown header (including MDP/0.2) or command,
-    /// wrong frame counts, READY without a service, garbage.
+    /// Invalid messages dropped: bad framing, unknown header or command, wrong frame counts,
+    /// READY without a service, garbage.
     pub invalid: u64,
     /// Valid but unexpected worker commands, each answered with DISCONNECT.
     pub unexpected: u64,
@@ -74,6 +77,24 @@ pub struct GlobalCounters {
     pub backlog_unreachable: u64,
     /// Backlogged replies dropped because the client took nothing for the backlog timeout.
     pub backlog_timeouts: u64,
+    /// Partial replies from MDP/0.2 workers not sent on because the client speaks MDP/0.1
+    /// (which has one reply per request: it gets the final one).
+    pub partials_withheld: u64,
+}
+
+impl GlobalCounters {
+    /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
+    pub fn fields(&self) -> [(&'static str, u64); 7] {
+        [
+            ("invalid", self.invalid),
+            ("unexpected", self.unexpected),
+            ("mmi", self.mmi),
+            ("backlogged", self.backlogged),
+            ("backlog_unreachable", self.backlog_unreachable),
+            ("backlog_timeouts", self.backlog_timeouts),
+            ("partials_withheld", self.partials_withheld),
+        ]
+    }
 }
 
 /// A snapshot of the broker's counters and current load.
@@ -106,8 +127,7 @@ impl fmt::Display for Stats {
         write!(
             f,
             "workers={} queued={} clients={} in_flight={} backlog_clients={} backlog_replies={} \
-             backlog_bytes={} {} invalid={} unexpected={} mmi={} backlogged={} \
-             backlog_unreachable={} backlog_timeouts={}",
+             backlog_bytes={} {}",
             self.workers,
             self.queued,
             self.clients,
@@ -116,13 +136,11 @@ impl fmt::Display for Stats {
             self.backlog_replies,
             self.backlog_bytes,
             self.total,
-            self.global.invalid,
-            self.global.unexpected,
-            self.global.mmi,
-            self.global.backlogged,
-            self.global.backlog_unreachable,
-            self.global.backlog_timeouts
-        )
+        )?;
+        for (name, value) in self.global.fields() {
+            write!(f, " {name}={value}")?;
+        }
+        Ok(())
     }
 }
 
@@ -140,7 +158,7 @@ mod tests {
         };
         assert_eq!(
             counters.to_string(),
-            "requests=3 replies=2 resends=0 drops=1 refused=0 disconnects=0 expiries=0 \
+            "requests=3 replies=2 partials=0 resends=0 drops=1 refused=0 disconnects=0 expiries=0 \
              worker_expiries=0"
         );
         assert_eq!(counters.fields()[1], ("replies", 2));

@@ -2,14 +2,15 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 
-use zmsg::zloop::TicketId;
 use zmsg::ZFrame;
 
 use super::service::Request;
+use crate::protocol::Version;
 
 /// The broker's own key for a registered worker: never reused, so stale references (idle-queue
-/// entries, expiry tickets) can be told from live ones.
+/// entries, expiry queue entries) can be told from live ones.
 pub(crate) type WorkerKey = u64;
 
 /// A registered worker.
@@ -17,10 +18,12 @@ pub(crate) type WorkerKey = u64;
 pub(crate) struct WorkerRecord {
     /// The worker's ROUTER identity frame.
     pub identity: ZFrame,
+    /// The MDP version it speaks (its commands go out in it).
+    pub version: Version,
     /// The service it registered for (shared, so that each reply does not copy the name).
     pub service: Arc<[u8]>,
-    /// Its expiry ticket, reset on every command it sends.
-    pub ticket: TicketId,
+    /// When it is declared dead unless it sends something; pushed back by every command.
+    pub expires_at: Instant,
     /// The requests sent to it and not answered yet, oldest first, kept so they can be resent if
     /// the worker goes away.
     pub in_flight: VecDeque<Request>,
@@ -41,13 +44,11 @@ impl WorkerRecord {
         self.in_flight.len() < self.credit
     }
 
-    /// Takes, from the requests it holds, the one a REPLY addressed to `client` answers: the
-    /// oldest request of that client (workers answer in order).
-    pub fn take_answered(&mut self, client: &[u8]) -> Option<Request> {
-        let position = self
-            .in_flight
+    /// The position, among the requests it holds, of the one a reply addressed to `client`
+    /// answers: the oldest request of that client (workers answer in order).
+    pub fn answered(&self, client: &[u8]) -> Option<usize> {
+        self.in_flight
             .iter()
-            .position(|request| request.client.data() == client)?;
-        self.in_flight.remove(position)
+            .position(|request| request.client.data() == client)
     }
 }

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use mdp::{AsyncClient, Broker, BrokerConfig, Client, ClientConfig, Worker, WorkerConfig};
+use mdp::protocol::{Version, WorkerMessage};
 use zmsg::{SendFlags, SocketType, ZContext, ZFrame, ZMsg, ZSocket};
 
 /// Heartbeat used by the broker and the workers here: long, so that idle workers (which do not
@@ -580,23 +581,18 @@ fn serve_idle_workers(endpoint: &str, count: usize, services: usize, first: usiz
         let socket = ctx.socket(SocketType::Dealer)?;
         socket.connect(endpoint)?;
         let service = format!("idle-{}", (first + n) % services.max(1));
-        socket.send_multipart([
-            ZFrame::new(),
-            ZFrame::from_static(mdp::protocol::WORKER),
-            ZFrame::from_static(&[0x01]),
-            ZFrame::from(service),
-        ])?;
+        let ready = WorkerMessage::Ready {
+            service: ZFrame::from(service),
+            credit: 1,
+        };
+        socket.send_msg(ready.encode(Version::V1))?;
         sockets.push(socket);
     }
     println!("ready");
     std::io::stdout().flush()?;
     serve_stdin(|_| "?".into())?;
     for socket in &sockets {
-        let _ = socket.send_multipart([
-            ZFrame::new(),
-            ZFrame::from_static(mdp::protocol::WORKER),
-            ZFrame::from_static(&[0x05]),
-        ]);
+        let _ = socket.send_msg(WorkerMessage::Disconnect.encode(Version::V1));
     }
     Ok(())
 }

@@ -1,14 +1,12 @@
 //! The Majordomo broker over real sockets: clients and workers are raw DEALER sockets sending
 //! hand-made RFC 7 frames, so these tests depend on nothing but the broker and zmsg.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mdp::broker::{HookReply, HookRequest};
-use mdp::protocol::{CLIENT, WORKER};
+use mdp::protocol::{CLIENT_V1 as CLIENT, WORKER_V1 as WORKER};
 use mdp::{Broker, BrokerConfig, BrokerHandle, BrokerHooks, HookAction, Route};
 use zmsg::{Events, SocketType, ZCert, ZMsg, ZSocket};
 
@@ -22,6 +20,18 @@ const HEARTBEAT: u8 = 0x04;
 const DISCONNECT: u8 = 0x05;
 
 type Frames = Vec<Vec<u8>>;
+
+/// Polls `condition` until it holds or `limit` passes; returns whether it held.
+fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    condition()
+}
 
 /// Default timing (heartbeat 2.5 s, liveness 3), one ephemeral TCP port, no periodic logging.
 fn config() -> BrokerConfig {
@@ -154,14 +164,14 @@ fn frames(items: &[&str]) -> Frames {
 fn wait_workers(client: &Peer, service: &str, count: usize) {
     let want = frames(&["200", &count.to_string()]);
     assert!(
-        support::wait_until(WAIT, || client.mmi("mmi.workers", service) == want),
+        wait_until(WAIT, || client.mmi("mmi.workers", service) == want),
         "{service} never had {count} workers"
     );
 }
 
 fn wait_stats(broker: &BrokerHandle, what: &str, cond: impl Fn(&mdp::Stats) -> bool) {
     assert!(
-        support::wait_until(WAIT, || cond(&broker.stats().unwrap())),
+        wait_until(WAIT, || cond(&broker.stats().unwrap())),
         "{what}: {}",
         broker.stats().unwrap()
     );
@@ -209,7 +219,7 @@ fn several_endpoints_and_queued_requests_served_in_order() {
     for n in ["1", "2", "3"] {
         client.request("later", &[n.as_bytes()]);
     }
-    assert!(support::wait_until(WAIT, || client
+    assert!(wait_until(WAIT, || client
         .mmi("mmi.queue", "later")
         == frames(&["200", "3"])));
     let worker = Peer::new(&ipc);
@@ -394,7 +404,7 @@ fn silent_workers_expire_and_mmi_follows_live_workers() {
     let worker = Peer::new(&endpoint);
     worker.ready("fleeting");
     // Alive (answering heartbeats, registering again if purged) until MMI has seen it...
-    assert!(support::wait_until(WAIT, || {
+    assert!(wait_until(WAIT, || {
         while let Some(msg) = worker.recv(Duration::ZERO) {
             match msg[2][..] {
                 [HEARTBEAT] => worker.send(&[b"", WORKER, &[HEARTBEAT]]),
@@ -636,7 +646,7 @@ fn mmi_codes_and_extras() {
         .collect();
     client.request("nobody", &[b"waiting"]);
     client.request("nobody", &[b"waiting"]);
-    assert!(support::wait_until(WAIT, || client
+    assert!(wait_until(WAIT, || client
         .mmi("mmi.queue", "nobody")
         == frames(&["200", "2"])));
 
@@ -667,6 +677,7 @@ fn mmi_codes_and_extras() {
             "200",
             "requests=1",
             "replies=1",
+            "partials=0",
             "resends=0",
             "drops=0",
             "refused=0",
