@@ -331,11 +331,14 @@ impl ClientReply {
     /// Decodes a reply as a client's DEALER receives it.
     pub(crate) fn decode(msg: ZMsg) -> Result<ClientReply> {
         match ClientMessage::decode_reply(msg)? {
-            (_, ClientMessage::Reply {
-                part,
-                service,
-                body,
-            }) => Ok(ClientReply {
+            (
+                _,
+                ClientMessage::Reply {
+                    part,
+                    service,
+                    body,
+                },
+            ) => Ok(ClientReply {
                 service,
                 part,
                 body,
@@ -405,7 +408,10 @@ mod tests {
         assert_eq!(reply.part, Part::Final);
         assert_eq!(reply.body.len(), 1);
         let short: ZMsg = ["", "MDPC01"].into_iter().collect();
-        assert!(matches!(ClientReply::decode(short), Err(Error::Protocol(_))));
+        assert!(matches!(
+            ClientReply::decode(short),
+            Err(Error::Protocol(_))
+        ));
 
         let refused: ZMsg = ["429", "svc", "body"].into_iter().collect();
         match refusal(refused) {

@@ -23,7 +23,7 @@ pub use broker::{
     Broker, BrokerConfig, BrokerCore, BrokerHandle, BrokerHooks, HookAction, HookReply,
     HookRequest, Route, Stats,
 };
-pub use protocol::{Part, RefusalCode, Version};
 pub use client::{Client, ClientConfig, ClientReply};
 pub use error::{Error, Result};
+pub use protocol::{Part, RefusalCode, Version};
 pub use worker::{HandlerReply, Request, StopHandle, Worker, WorkerConfig};

@@ -284,9 +284,8 @@ impl ClientMessage {
     /// Takes the message apart into its service frame and body.
     pub fn into_parts(self) -> (ZFrame, ZMsg) {
         match self {
-            ClientMessage::Request { service, body } | ClientMessage::Reply { service, body, .. } => {
-                (service, body)
-            }
+            ClientMessage::Request { service, body }
+            | ClientMessage::Reply { service, body, .. } => (service, body),
         }
     }
 
@@ -366,7 +365,11 @@ impl ClientMessage {
                     part == Part::Final || version.has_partials(),
                     "MDP/0.1 has no partial replies"
                 );
-                (if part == Part::Partial { 0x02 } else { 0x03 }, service, body)
+                (
+                    if part == Part::Partial { 0x02 } else { 0x03 },
+                    service,
+                    body,
+                )
             }
         };
         msg.push_frame(service);
@@ -513,7 +516,9 @@ impl WorkerMessage {
                 no_frames("DISCONNECT", &msg).map(|()| WorkerMessage::Disconnect)
             }
             WorkerCommand::Request | WorkerCommand::Partial | WorkerCommand::Final => {
-                let client = msg.pop_frame().ok_or(DecodeError::Missing("client address"))?;
+                let client = msg
+                    .pop_frame()
+                    .ok_or(DecodeError::Missing("client address"))?;
                 let delimiter = msg
                     .pop_frame()
                     .ok_or(DecodeError::Missing("envelope delimiter"))?;
@@ -721,7 +726,11 @@ mod tests {
         assert_eq!(frames(&partial), [&b"MDPC02"[..], &[2], b"echo", b"ok"]);
         let last = reply(Part::Final).encode(Version::V2);
         assert_eq!(frames(&last), [&b"MDPC02"[..], &[3], b"echo", b"ok"]);
-        for (wire, part) in [(v1, Part::Final), (partial, Part::Partial), (last, Part::Final)] {
+        for (wire, part) in [
+            (v1, Part::Final),
+            (partial, Part::Partial),
+            (last, Part::Final),
+        ] {
             match ClientMessage::decode_reply(wire).unwrap().1 {
                 ClientMessage::Reply { part: got, .. } => assert_eq!(got, part),
                 other => panic!("not a reply: {other:?}"),
@@ -821,14 +830,26 @@ mod tests {
         let cases: Vec<(ZMsg, DecodeError)> = vec![
             (ZMsg::new(), DecodeError::Empty),
             (msg(&[b"MDPC01"]), DecodeError::NoDelimiter),
-            (msg(&[b"", b"XXXX01"]), DecodeError::UnknownHeader("XXXX01".into())),
+            (
+                msg(&[b"", b"XXXX01"]),
+                DecodeError::UnknownHeader("XXXX01".into()),
+            ),
             (msg(&[b""]), DecodeError::Missing("header")),
             (msg(&[b"", b"MDPC01"]), DecodeError::Missing("service")),
             (msg(&[b"", b"MDPC01", b""]), DecodeError::EmptyService),
-            (msg(&[b"", b"MDPC01", b"echo"]), DecodeError::Missing("body")),
+            (
+                msg(&[b"", b"MDPC01", b"echo"]),
+                DecodeError::Missing("body"),
+            ),
             (msg(&[b"", b"MDPW01"]), DecodeError::Missing("command")),
-            (msg(&[b"", b"MDPW01", &[9]]), DecodeError::UnknownCommand(vec![9])),
-            (msg(&[b"MDPW02", &[3, 3]]), DecodeError::UnknownCommand(vec![3, 3])),
+            (
+                msg(&[b"", b"MDPW01", &[9]]),
+                DecodeError::UnknownCommand(vec![9]),
+            ),
+            (
+                msg(&[b"MDPW02", &[3, 3]]),
+                DecodeError::UnknownCommand(vec![3, 3]),
+            ),
             (
                 msg(&[b"", b"MDPW01", &[4], b"x"]),
                 DecodeError::ExtraFrames {
@@ -840,7 +861,10 @@ mod tests {
                 msg(&[b"MDPW02", &[4], b"c", b"x", b"body"]),
                 DecodeError::NoEnvelopeDelimiter,
             ),
-            (msg(&[b"MDPW02", &[4], b"c"]), DecodeError::Missing("envelope delimiter")),
+            (
+                msg(&[b"MDPW02", &[4], b"c"]),
+                DecodeError::Missing("envelope delimiter"),
+            ),
             (msg(&[b"", b"MDPW01", &[1], b""]), DecodeError::EmptyService),
             (
                 msg(&[b"MDPC02", &[3], b"echo", b"x"]),

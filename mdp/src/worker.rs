@@ -848,7 +848,11 @@ mod tests {
 
     #[test]
     fn parses_broker_commands() {
-        match parse_inbound(msg(&[b"", b"MDPW01", &[2], b"C1", b"", b"x", b""]), 7, Version::V1) {
+        match parse_inbound(
+            msg(&[b"", b"MDPW01", &[2], b"C1", b"", b"x", b""]),
+            7,
+            Version::V1,
+        ) {
             Inbound::Request(request) => {
                 assert_eq!(request.client().data(), b"C1");
                 assert_eq!(request.body().len(), 2);
@@ -874,7 +878,10 @@ mod tests {
             msg(&[b"", b"MDPW01", &[2], b"C1", b"not-empty", b"x"]),
             msg(&[b"MDPW02", &[2], b"C1", b"", b"x"]),
         ] {
-            assert!(matches!(parse_inbound(bad, 1, Version::V1), Inbound::Invalid(_)));
+            assert!(matches!(
+                parse_inbound(bad, 1, Version::V1),
+                Inbound::Invalid(_)
+            ));
         }
     }
 
@@ -1102,11 +1109,19 @@ mod tests {
         // window); no reply and no new registration may.
         let deadline = Instant::now() + Duration::from_millis(300);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            if broker.router.poll(Events::POLLIN, Some(left)).unwrap().is_empty() {
+            if broker
+                .router
+                .poll(Events::POLLIN, Some(left))
+                .unwrap()
+                .is_empty()
+            {
                 break;
             }
             let (from, _, command) = broker.next();
-            assert_eq!(from, id, "nothing from a new socket while the application works");
+            assert_eq!(
+                from, id,
+                "nothing from a new socket while the application works"
+            );
             assert!(
                 matches!(command, WorkerMessage::Heartbeat),
                 "only heartbeats while it works, got {command:?}"

@@ -219,8 +219,7 @@ fn several_endpoints_and_queued_requests_served_in_order() {
     for n in ["1", "2", "3"] {
         client.request("later", &[n.as_bytes()]);
     }
-    assert!(wait_until(WAIT, || client
-        .mmi("mmi.queue", "later")
+    assert!(wait_until(WAIT, || client.mmi("mmi.queue", "later")
         == frames(&["200", "3"])));
     let worker = Peer::new(&ipc);
     worker.ready("later");
@@ -646,8 +645,7 @@ fn mmi_codes_and_extras() {
         .collect();
     client.request("nobody", &[b"waiting"]);
     client.request("nobody", &[b"waiting"]);
-    assert!(wait_until(WAIT, || client
-        .mmi("mmi.queue", "nobody")
+    assert!(wait_until(WAIT, || client.mmi("mmi.queue", "nobody")
         == frames(&["200", "2"])));
 
     assert_eq!(client.mmi("mmi.service", "echo"), frames(&["200"]));

@@ -14,7 +14,6 @@ use bytes::Bytes;
 
 use crate::error::{check, Error, Result};
 
-
 /// One frame of a ZeroMQ message.
 ///
 /// ```

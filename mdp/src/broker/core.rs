@@ -542,7 +542,16 @@ impl BrokerCore {
                     self.bump(service.data(), Field::Requests);
                     let name = service.clone();
                     let count = Some(service.data());
-                    return self.deliver(out, now, client, version, Part::Final, name, answer, count);
+                    return self.deliver(
+                        out,
+                        now,
+                        client,
+                        version,
+                        Part::Final,
+                        name,
+                        answer,
+                        count,
+                    );
                 }
                 HookAction::Redirect(route) => target = Some(route),
             }
@@ -718,7 +727,13 @@ impl BrokerCore {
         let known = self.by_identity.get(sender.data()).copied();
         if let Some(worker) = known.and_then(|key| self.workers.get_mut(&key)) {
             if worker.version != version {
-                return self.unexpected(out, &sender, version, known, "a command in another MDP version");
+                return self.unexpected(
+                    out,
+                    &sender,
+                    version,
+                    known,
+                    "a command in another MDP version",
+                );
             }
             // Every command from a worker shows it is alive.
             worker.expires_at = now + self.settings.worker_expiry;
@@ -807,22 +822,18 @@ impl BrokerCore {
         self.worker_freed(out, key)
     }
 
-    /// Worker `key` can take one more request (it registered or answered one): give it the next
-    /// waiting request of its service, or queue it as idle if it is not queued already.
+    /// Worker `key` can take one more request (it registered or answered one): queue it as
+    /// idle (if it is not queued already) and give waiting requests of its service to idle
+    /// workers, so a credit worker that registers while requests wait gets up to its credit.
     fn worker_freed(&mut self, out: &mut dyn Transmit, key: WorkerKey) -> Result<()> {
         let Some(worker) = self.workers.get(&key) else {
             return Ok(());
         };
-        let Some(record) = self.services.get_mut(&*worker.service) else {
-            return Ok(());
-        };
-        if let Some(request) = record.requests.pop_front() {
-            return self.send_request(out, key, request);
-        }
+        let service = worker.service.clone();
         if worker.idle_token.is_none() {
             self.make_idle(key);
         }
-        Ok(())
+        self.dispatch(out, &service)
     }
 
     /// Puts worker `key` (which has credit left) at the back of its service's idle queue with a
@@ -960,7 +971,12 @@ impl BrokerCore {
         };
         self.by_identity.remove(worker.identity.data());
         if matches!(why, Gone::Unexpected | Gone::Expired) {
-            Self::send_command(out, &worker.identity, worker.version, WorkerMessage::Disconnect)?;
+            Self::send_command(
+                out,
+                &worker.identity,
+                worker.version,
+                WorkerMessage::Disconnect,
+            )?;
         }
         let field = match why {
             Gone::Expired => Field::WorkerExpiries,
@@ -1089,4 +1105,584 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    //! The broker's logic with no sockets and no sleeps: a made-up clock and a transport that
+    //! records what is sent and can play a full pipe or a vanished peer.
+
+    use std::collections::HashSet;
+
+    use super::*;
+    use crate::broker::BrokerConfig;
+
+    /// A transport that records sends; peers in `full` have a full pipe, peers in `gone` are
+    /// unreachable.
+    #[derive(Default)]
+    struct Net {
+        sent: Vec<ZMsg>,
+        full: HashSet<Vec<u8>>,
+        gone: HashSet<Vec<u8>>,
+    }
+
+    impl Transmit for Net {
+        fn send(&mut self, msg: &mut ZMsg) -> Result<Sent> {
+            let peer = msg.first().map(|f| f.to_vec()).unwrap_or_default();
+            if self.gone.contains(&peer) {
+                return Ok(Sent::Gone);
+            }
+            if self.full.contains(&peer) {
+                return Ok(Sent::Full);
+            }
+            self.sent.push(std::mem::take(msg));
+            Ok(Sent::Yes)
+        }
+    }
+
+    struct Harness {
+        core: BrokerCore,
+        net: Net,
+        now: Instant,
+        config: BrokerConfig,
+        /// Sent messages not yet looked at, as (peer, message without the identity).
+        outbox: Vec<(String, ZMsg)>,
+    }
+
+    fn text(body: &ZMsg) -> Vec<String> {
+        body.iter()
+            .map(|f| String::from_utf8_lossy(f.data()).into_owned())
+            .collect()
+    }
+
+    fn body(parts: &[&str]) -> ZMsg {
+        parts.iter().copied().collect()
+    }
+
+    impl Harness {
+        fn new(config: BrokerConfig) -> Harness {
+            let now = Instant::now();
+            Harness {
+                core: BrokerCore::new(&config, now).unwrap(),
+                net: Net::default(),
+                now,
+                config,
+                outbox: Vec::new(),
+            }
+        }
+
+        fn feed(&mut self, peer: &str, mut msg: ZMsg) {
+            msg.push_frame(ZFrame::from(peer));
+            self.core
+                .handle_message(msg, self.now, &mut self.net)
+                .unwrap();
+        }
+
+        fn request(&mut self, client: &str, version: Version, service: &str, parts: &[&str]) {
+            let msg = ClientMessage::request(service, body(parts)).encode(version);
+            self.feed(client, msg);
+        }
+
+        fn worker(&mut self, worker: &str, version: Version, command: WorkerMessage) {
+            self.feed(worker, command.encode(version));
+        }
+
+        fn ready(&mut self, worker: &str, version: Version, service: &str, credit: u32) {
+            let service = ZFrame::from(service);
+            self.worker(worker, version, WorkerMessage::Ready { service, credit });
+        }
+
+        fn reply(&mut self, worker: &str, version: Version, part: Part, client: &[u8], text: &str) {
+            let client = ZFrame::from(client);
+            let body = body(&[text]);
+            self.worker(worker, version, WorkerMessage::Reply { part, client, body });
+        }
+
+        /// Lets `by` pass and runs every deadline that falls in it, in order.
+        fn advance(&mut self, by: Duration) {
+            let end = self.now + by;
+            loop {
+                let due = self.core.poll_timeout();
+                if due > end {
+                    break;
+                }
+                self.now = self.now.max(due);
+                self.core.handle_timeout(self.now, &mut self.net).unwrap();
+            }
+            self.now = end;
+        }
+
+        /// Takes the sent messages of one sub-protocol (`worker` or not), oldest first.
+        fn take(&mut self, worker: bool) -> Vec<(String, ZMsg)> {
+            for mut msg in std::mem::take(&mut self.net.sent) {
+                let peer = msg.pop_frame().unwrap();
+                let peer = String::from_utf8_lossy(peer.data()).into_owned();
+                self.outbox.push((peer, msg));
+            }
+            let is_worker = |msg: &ZMsg| {
+                msg.iter().take(2).any(|f| {
+                    f.data() == crate::protocol::WORKER_V1 || f.data() == crate::protocol::WORKER_V2
+                })
+            };
+            let (mine, rest) = std::mem::take(&mut self.outbox)
+                .into_iter()
+                .partition(|(_, msg)| is_worker(msg) == worker);
+            self.outbox = rest;
+            mine
+        }
+
+        /// What went to workers, decoded: (worker, version, command).
+        fn to_workers(&mut self) -> Vec<(String, Version, WorkerMessage)> {
+            self.take(true)
+                .into_iter()
+                .map(|(peer, msg)| {
+                    let (version, command) = WorkerMessage::decode(msg).unwrap();
+                    (peer, version, command)
+                })
+                .collect()
+        }
+
+        /// What went to clients, decoded: (client, version, part, service, body text).
+        fn to_clients(&mut self) -> Vec<(String, Version, Part, String, Vec<String>)> {
+            self.take(false)
+                .into_iter()
+                .map(
+                    |(peer, msg)| match ClientMessage::decode_reply(msg).unwrap() {
+                        (
+                            version,
+                            ClientMessage::Reply {
+                                part,
+                                service,
+                                body,
+                            },
+                        ) => {
+                            let service = String::from_utf8_lossy(service.data()).into_owned();
+                            (peer, version, part, service, text(&body))
+                        }
+                        (_, other) => panic!("not a reply: {other:?}"),
+                    },
+                )
+                .collect()
+        }
+    }
+
+    fn config() -> BrokerConfig {
+        BrokerConfig {
+            heartbeat: Duration::from_secs(1),
+            liveness: 3,
+            request_expiry: Duration::from_secs(10),
+            ..BrokerConfig::default()
+        }
+    }
+
+    /// The (client, body text) of each REQUEST in `sent`, in order.
+    fn requests(sent: &[(String, Version, WorkerMessage)]) -> Vec<(String, String)> {
+        sent.iter()
+            .filter_map(|(_, _, command)| match command {
+                WorkerMessage::Request { client, body } => Some((
+                    String::from_utf8_lossy(client.data()).into_owned(),
+                    text(body).join(","),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_request_goes_to_a_worker_and_its_reply_to_the_client() {
+        let mut h = Harness::new(config());
+        h.ready("w1", Version::V1, "echo", 1);
+        h.request("c1", Version::V1, "echo", &["hello", "world"]);
+        let sent = h.to_workers();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "w1");
+        assert_eq!(requests(&sent), [("c1".into(), "hello,world".into())]);
+        h.reply("w1", Version::V1, Part::Final, b"c1", "hi");
+        let replies = h.to_clients();
+        assert_eq!(
+            replies,
+            [(
+                "c1".into(),
+                Version::V1,
+                Part::Final,
+                "echo".into(),
+                vec!["hi".into()]
+            )]
+        );
+        let stats = h.core.stats();
+        assert_eq!((stats.total.requests, stats.total.replies), (1, 1));
+        assert_eq!(stats.in_flight, 0);
+    }
+
+    #[test]
+    fn silent_workers_expire_and_heartbeating_ones_live() {
+        let mut h = Harness::new(config());
+        h.ready("quiet", Version::V1, "echo", 1);
+        h.ready("alive", Version::V2, "echo", 1);
+        // Each tick sends a HEARTBEAT in the worker's own version.
+        for _ in 0..5 {
+            h.advance(Duration::from_millis(500));
+            h.worker("alive", Version::V2, WorkerMessage::Heartbeat);
+        }
+        let sent = h.to_workers();
+        assert!(sent.iter().any(|(peer, version, command)| peer == "alive"
+            && *version == Version::V2
+            && matches!(command, WorkerMessage::Heartbeat)));
+        // heartbeat × liveness = 3 s of silence: "quiet" is told DISCONNECT and forgotten.
+        h.advance(Duration::from_millis(600));
+        let sent = h.to_workers();
+        assert!(sent
+            .iter()
+            .any(|(peer, _, command)| peer == "quiet"
+                && matches!(command, WorkerMessage::Disconnect)));
+        assert!(!sent
+            .iter()
+            .any(|(peer, _, command)| peer == "alive"
+                && matches!(command, WorkerMessage::Disconnect)));
+        let stats = h.core.stats();
+        assert_eq!(stats.workers, 1);
+        assert_eq!(stats.total.worker_expiries, 1);
+    }
+
+    #[test]
+    fn requests_held_by_a_departed_worker_are_resent_in_order() {
+        let mut h = Harness::new(config());
+        h.ready("w1", Version::V1, "pipe", 3);
+        for n in 1..=4 {
+            h.request("c1", Version::V1, "pipe", &[&n.to_string()]);
+        }
+        // Credit 3: three at the worker, the fourth waits.
+        let held = requests(&h.to_workers());
+        assert_eq!(held.len(), 3);
+        assert_eq!(h.core.stats().queued, 1);
+        h.worker("w1", Version::V1, WorkerMessage::Disconnect);
+        assert!(h.to_workers().is_empty(), "no one to resend to yet");
+        h.ready("w2", Version::V2, "pipe", 4);
+        let resent = requests(&h.to_workers());
+        let order: Vec<&str> = resent.iter().map(|(_, body)| body.as_str()).collect();
+        assert_eq!(order, ["1", "2", "3", "4"]);
+        let stats = h.core.stats();
+        assert_eq!(stats.total.resends, 3);
+        assert_eq!(stats.total.disconnects, 1);
+    }
+
+    #[test]
+    fn an_unreachable_worker_is_forgotten_and_its_request_goes_to_the_next() {
+        let mut h = Harness::new(config());
+        h.ready("w1", Version::V1, "echo", 1);
+        h.ready("w2", Version::V1, "echo", 1);
+        h.net.gone.insert(b"w1".to_vec());
+        h.request("c1", Version::V1, "echo", &["x"]);
+        let sent = h.to_workers();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].0, "w2");
+        assert_eq!(h.core.stats().workers, 1);
+    }
+
+    #[test]
+    fn queues_refuse_beyond_their_limits_with_typed_codes() {
+        let mut h = Harness::new(BrokerConfig {
+            max_queue: 1,
+            max_client_backlog: 2,
+            ..config()
+        });
+        h.request("c1", Version::V1, "nobody", &["1"]);
+        h.request("c2", Version::V2, "nobody", &["2"]);
+        let refused = h.to_clients();
+        assert_eq!(
+            refused,
+            [(
+                "c2".into(),
+                Version::V2,
+                Part::Final,
+                "mmi.refused".into(),
+                vec!["503".into(), "nobody".into(), "2".into()]
+            )]
+        );
+        h.request("c1", Version::V1, "other", &["3"]);
+        h.request("c1", Version::V1, "third", &["4"]);
+        let refused = h.to_clients();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].4[0], "429");
+        assert_eq!(h.core.stats().total.refused, 2);
+    }
+
+    #[test]
+    fn a_full_client_pipe_backlogs_replies_then_delivers_or_drops_them() {
+        let mut h = Harness::new(BrokerConfig {
+            client_backlog_timeout: Duration::from_secs(5),
+            ..config()
+        });
+        h.ready("w1", Version::V1, "echo", 2);
+        h.request("c1", Version::V1, "echo", &["a"]);
+        h.request("c1", Version::V1, "echo", &["b"]);
+        h.to_workers();
+        h.net.full.insert(b"c1".to_vec());
+        h.reply("w1", Version::V1, Part::Final, b"c1", "A");
+        h.reply("w1", Version::V1, Part::Final, b"c1", "B");
+        assert!(h.to_clients().is_empty());
+        assert_eq!(h.core.stats().backlog_replies, 2);
+        // The pipe drains: both replies go out, oldest first, on the next retry.
+        h.net.full.clear();
+        h.advance(Duration::from_millis(2));
+        let bodies: Vec<String> = h.to_clients().into_iter().map(|r| r.4[0].clone()).collect();
+        assert_eq!(bodies, ["A", "B"]);
+        // A client that takes nothing for the backlog timeout loses its backlog (counted).
+        h.request("c1", Version::V1, "echo", &["c"]);
+        h.to_workers();
+        h.net.full.insert(b"c1".to_vec());
+        h.reply("w1", Version::V1, Part::Final, b"c1", "C");
+        h.advance(Duration::from_secs(6));
+        let stats = h.core.stats();
+        assert_eq!(stats.backlog_replies, 0);
+        assert_eq!(stats.global.backlog_timeouts, 1);
+        assert_eq!(stats.total.replies, 2);
+        assert_eq!(stats.total.drops, 1);
+    }
+
+    #[test]
+    fn queued_requests_expire() {
+        let mut h = Harness::new(config());
+        h.request("c1", Version::V1, "nobody", &["x"]);
+        h.advance(Duration::from_secs(9));
+        assert_eq!(h.core.stats().queued, 1);
+        h.advance(Duration::from_secs(2));
+        let stats = h.core.stats();
+        assert_eq!(stats.queued, 0);
+        assert_eq!(stats.total.expiries, 1);
+        assert_eq!(stats.in_flight, 0);
+    }
+
+    #[test]
+    fn unexpected_commands_get_disconnect_and_invalid_ones_are_counted() {
+        let mut h = Harness::new(config());
+        h.worker("early", Version::V1, WorkerMessage::Heartbeat);
+        h.ready("mmi", Version::V1, "mmi.service", 1);
+        h.ready("twice", Version::V2, "echo", 1);
+        h.ready("twice", Version::V2, "echo", 1);
+        h.ready("mixed", Version::V1, "echo", 1);
+        h.worker("mixed", Version::V2, WorkerMessage::Heartbeat);
+        h.reply("forger", Version::V1, Part::Final, b"c1", "x");
+        let told: Vec<(String, Version)> = h
+            .to_workers()
+            .into_iter()
+            .filter(|(_, _, command)| matches!(command, WorkerMessage::Disconnect))
+            .map(|(peer, version, _)| (peer, version))
+            .collect();
+        assert_eq!(
+            told,
+            [
+                ("early".into(), Version::V1),
+                ("mmi".into(), Version::V1),
+                ("twice".into(), Version::V2),
+                ("mixed".into(), Version::V1),
+                ("forger".into(), Version::V1),
+            ]
+        );
+        h.feed("junk", body(&["", "MDPW01", "\u{9}"]));
+        h.feed("junk", body(&["MDPX02"]));
+        let stats = h.core.stats();
+        assert_eq!(stats.global.unexpected, 5);
+        assert_eq!(stats.global.invalid, 2);
+        assert_eq!(stats.workers, 0);
+    }
+
+    #[test]
+    fn a_reply_for_a_request_the_worker_does_not_hold_is_refused() {
+        let mut h = Harness::new(config());
+        h.ready("w1", Version::V2, "echo", 1);
+        h.request("c1", Version::V2, "echo", &["x"]);
+        h.to_workers();
+        h.reply("w1", Version::V2, Part::Partial, b"c2", "forged");
+        assert!(h.to_clients().is_empty());
+        let told = h.to_workers();
+        assert!(
+            matches!(told[..], [(ref peer, Version::V2, WorkerMessage::Disconnect)] if peer == "w1")
+        );
+        let stats = h.core.stats();
+        assert_eq!(stats.global.unexpected, 1);
+        // The request it held goes back to the queue, not to the wrong client.
+        assert_eq!(stats.queued, 1);
+        assert_eq!(stats.total.resends, 1);
+    }
+
+    #[test]
+    fn mdp02_partials_stream_to_mdp02_clients_in_order() {
+        let mut h = Harness::new(config());
+        h.ready("w1", Version::V2, "count", 1);
+        h.request("c1", Version::V2, "count", &["3"]);
+        h.to_workers();
+        for n in ["1", "2"] {
+            h.reply("w1", Version::V2, Part::Partial, b"c1", n);
+        }
+        h.reply("w1", Version::V2, Part::Final, b"c1", "done");
+        let got: Vec<(Version, Part, String)> = h
+            .to_clients()
+            .into_iter()
+            .map(|(_, version, part, _, body)| (version, part, body[0].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Version::V2, Part::Partial, "1".into()),
+                (Version::V2, Part::Partial, "2".into()),
+                (Version::V2, Part::Final, "done".into()),
+            ]
+        );
+        let stats = h.core.stats();
+        assert_eq!((stats.total.partials, stats.total.replies), (2, 1));
+        assert_eq!(stats.in_flight, 0);
+    }
+
+    #[test]
+    fn versions_are_bridged_both_ways() {
+        let mut h = Harness::new(config());
+        // An MDP/0.1 client of an MDP/0.2 service gets the final reply only, as a REPLY.
+        h.ready("w2", Version::V2, "v2svc", 1);
+        h.request("old", Version::V1, "v2svc", &["x"]);
+        let sent = h.to_workers();
+        assert_eq!(
+            sent[0].1,
+            Version::V2,
+            "the REQUEST goes out in the worker's version"
+        );
+        h.reply("w2", Version::V2, Part::Partial, b"old", "p");
+        h.reply("w2", Version::V2, Part::Final, b"old", "f");
+        let got = h.to_clients();
+        assert_eq!(
+            got,
+            [(
+                "old".into(),
+                Version::V1,
+                Part::Final,
+                "v2svc".into(),
+                vec!["f".into()]
+            )]
+        );
+        assert_eq!(h.core.stats().global.partials_withheld, 1);
+        // An MDP/0.2 client of an MDP/0.1 service gets the REPLY as its FINAL.
+        h.ready("w1", Version::V1, "v1svc", 1);
+        h.request("new", Version::V2, "v1svc", &["y"]);
+        assert_eq!(h.to_workers()[0].1, Version::V1);
+        h.reply("w1", Version::V1, Part::Final, b"new", "r");
+        let got = h.to_clients();
+        assert_eq!(
+            got,
+            [(
+                "new".into(),
+                Version::V2,
+                Part::Final,
+                "v1svc".into(),
+                vec!["r".into()]
+            )]
+        );
+    }
+
+    #[test]
+    fn mmi_answers_in_the_clients_version() {
+        let mut h = Harness::new(config());
+        h.ready("w1", Version::V2, "echo", 1);
+        h.request("c1", Version::V2, "mmi.service", &["echo"]);
+        h.request("c2", Version::V1, "mmi.service", &["nobody"]);
+        h.request("c2", Version::V1, "mmi.nonsense", &["x"]);
+        let got: Vec<(String, Version, String)> = h
+            .to_clients()
+            .into_iter()
+            .map(|(peer, version, _, _, body)| (peer, version, body[0].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("c1".into(), Version::V2, "200".into()),
+                ("c2".into(), Version::V1, "404".into()),
+                ("c2".into(), Version::V1, "501".into()),
+            ]
+        );
+    }
+
+    struct Gate;
+
+    impl BrokerHooks for Gate {
+        fn on_request(&mut self, request: HookRequest<'_>) -> HookAction {
+            match request.service {
+                b"ping" => HookAction::Answer(ZMsg::from_iter(["pong"])),
+                b"secret" => HookAction::Drop,
+                b"old" => HookAction::Redirect(Route::Service(b"new".to_vec())),
+                _ => HookAction::Forward,
+            }
+        }
+
+        fn on_reply(&mut self, reply: HookReply<'_>) -> HookAction {
+            if reply.part == Part::Partial {
+                return HookAction::Drop;
+            }
+            reply.body.append("checked");
+            HookAction::Forward
+        }
+    }
+
+    #[test]
+    fn hooks_answer_drop_redirect_and_see_partials() {
+        let mut h = Harness::new(config());
+        h.core.set_hooks(Some(Box::new(Gate)));
+        h.ready("w1", Version::V2, "new", 1);
+        h.request("c1", Version::V1, "ping", &["x"]);
+        h.request("c1", Version::V1, "secret", &["x"]);
+        h.request("c1", Version::V2, "old", &["x"]);
+        let got = h.to_clients();
+        assert_eq!(
+            got,
+            [(
+                "c1".into(),
+                Version::V1,
+                Part::Final,
+                "ping".into(),
+                vec!["pong".into()]
+            )]
+        );
+        assert_eq!(requests(&h.to_workers()), [("c1".into(), "x".into())]);
+        h.reply("w1", Version::V2, Part::Partial, b"c1", "p");
+        h.reply("w1", Version::V2, Part::Final, b"c1", "f");
+        let got = h.to_clients();
+        // The reply names the service the client asked for; the hook dropped the partial.
+        assert_eq!(
+            got,
+            [(
+                "c1".into(),
+                Version::V2,
+                Part::Final,
+                "old".into(),
+                vec!["f".into(), "checked".into()]
+            )]
+        );
+        let stats = h.core.stats();
+        assert_eq!(stats.total.drops, 2);
+        assert_eq!(stats.in_flight, 0);
+    }
+
+    #[test]
+    fn settings_that_overflow_are_refused() {
+        let now = Instant::now();
+        for config in [
+            BrokerConfig {
+                heartbeat: Duration::MAX,
+                ..config()
+            },
+            BrokerConfig {
+                request_expiry: Duration::MAX,
+                ..config()
+            },
+            BrokerConfig {
+                liveness: 0,
+                ..config()
+            },
+        ] {
+            assert!(matches!(
+                BrokerCore::new(&config, now),
+                Err(Error::InvalidArgument(_))
+            ));
+        }
+        let h = Harness::new(config());
+        assert!(h.config.heartbeat > Duration::ZERO);
+    }
 }

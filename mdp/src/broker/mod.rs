@@ -185,7 +185,9 @@ impl Driver {
         step: impl FnOnce(&mut BrokerCore, &ZSocket, Instant) -> Result<()>,
     ) -> zmsg::Result<()> {
         let Some(socket) = self.router.and_then(|id| ctx.socket(id)) else {
-            self.failure = Some(Error::InvalidArgument("the broker's ROUTER socket is gone".into()));
+            self.failure = Some(Error::InvalidArgument(
+                "the broker's ROUTER socket is gone".into(),
+            ));
             ctx.stop();
             return Ok(());
         };
@@ -442,7 +444,9 @@ impl Broker {
             }
             Err(_) => {
                 let _ = thread.join();
-                Err(Error::BrokerGone("the broker thread died while starting".into()))
+                Err(Error::BrokerGone(
+                    "the broker thread died while starting".into(),
+                ))
             }
         }
     }

@@ -28,8 +28,8 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
-use mdp::{AsyncClient, Broker, BrokerConfig, Client, ClientConfig, Worker, WorkerConfig};
 use mdp::protocol::{Version, WorkerMessage};
+use mdp::{AsyncClient, Broker, BrokerConfig, Client, ClientConfig, Worker, WorkerConfig};
 use zmsg::{SendFlags, SocketType, ZContext, ZFrame, ZMsg, ZSocket};
 
 /// Heartbeat used by the broker and the workers here: long, so that idle workers (which do not
