@@ -1,4 +1,4 @@
-//! MDP/0.1 interoperability with peers written in plain pyzmq (tests/python/), whose frames are
+//! MDP/0.1 and MDP/0.2 interoperability with peers written in plain pyzmq (tests/python/), whose frames are
 //! built by hand from RFC 7:
 //! - our Worker and Client (sync and async) through a minimal pyzmq broker (and a Worker that
 //!   asks for a credit falling back to plain MDP/0.1 there);
@@ -273,4 +273,140 @@ fn pyzmq_worker_and_client_through_our_broker() {
     let stats = broker.stop().unwrap();
     assert_eq!(stats.global.invalid, 0, "{stats}");
     assert_eq!(stats.global.unexpected, 0, "{stats}");
+}
+
+// ------------------------------------------------------------------------------------------
+// MDP/0.2 (RFC 18): strict pyzmq peers (tests/python/mdp02_peers.py), both directions, and the
+// broker's bridging between 0.1 and 0.2 peers.
+
+fn v2_worker() -> WorkerConfig {
+    WorkerConfig {
+        version: mdp::Version::V2,
+        ..fast_worker()
+    }
+}
+
+fn v2_client() -> ClientConfig {
+    ClientConfig {
+        version: mdp::Version::V2,
+        ..patient_client()
+    }
+}
+
+#[test]
+fn mdp02_pyzmq_peers_through_our_broker_and_the_bridges_to_mdp01() {
+    let mut config = mdp::BrokerConfig::new(["tcp://127.0.0.1:*"]);
+    config.heartbeat = Duration::from_millis(250);
+    let broker = mdp::Broker::spawn(config).expect("broker");
+    let endpoint = broker.endpoints()[0].clone();
+    let py_worker = PyChild::spawn("mdp02_peers.py", &["worker", &endpoint, "stream", "3"]);
+    py_worker.expect("READY");
+    let mut probe = Client::connect(&endpoint, patient_client()).unwrap();
+    assert!(support::wait_until(WAIT, || probe
+        .service_available("stream")
+        .unwrap_or(false)));
+
+    // A strict 0.2 client and a strict 0.2 worker, both pyzmq: 3 PARTIALs then the FINAL.
+    let mut py_client = PyChild::spawn(
+        "mdp02_peers.py",
+        &["client", &endpoint, "stream", "10", "3"],
+    );
+    py_client.expect("DONE");
+    assert_eq!(py_client.wait_exit(), Some(0));
+
+    // Our 0.2 client sees the partials as a stream, then the final reply.
+    let mut client = Client::connect(&endpoint, v2_client()).unwrap();
+    let mut partials = Vec::new();
+    let body = tricky_body(1);
+    let last = client
+        .send_streaming("stream", body.clone(), |mut part| {
+            partials.push(part.pop_str().unwrap())
+        })
+        .unwrap();
+    assert_eq!(last, body);
+    assert_eq!(partials, ["part 0", "part 1", "part 2"]);
+
+    // A 0.1 client of the 0.2 service gets only the final reply (RFC 7: one reply).
+    let mut py_v1 = PyChild::spawn("mdp_client.py", &[endpoint.as_str(), "stream", "5"]);
+    py_v1.expect("DONE");
+    assert_eq!(py_v1.wait_exit(), Some(0));
+
+    // The strict 0.2 pyzmq client of an MDP/0.1 service (a pyzmq 0.1 worker): the REPLY
+    // arrives as its FINAL, with no partials.
+    let py_v1_worker = PyChild::spawn("mdp_worker.py", &[endpoint.as_str(), "old-echo", "0.25"]);
+    py_v1_worker.expect("READY");
+    assert!(support::wait_until(WAIT, || probe
+        .service_available("old-echo")
+        .unwrap_or(false)));
+    let mut py_client = PyChild::spawn(
+        "mdp02_peers.py",
+        &["client", &endpoint, "old-echo", "5", "0"],
+    );
+    py_client.expect("DONE");
+    assert_eq!(py_client.wait_exit(), Some(0));
+
+    let stats = broker.stop().unwrap();
+    assert_eq!(stats.global.invalid, 0, "{stats}");
+    assert_eq!(stats.global.unexpected, 0, "{stats}");
+    assert_eq!(stats.global.partials_withheld, 15, "{stats}");
+    assert_eq!(stats.total.partials, 3 * 10 + 3, "{stats}");
+}
+
+#[test]
+fn our_mdp02_worker_and_clients_through_a_strict_pyzmq_mdp02_broker() {
+    let broker = PyChild::spawn("mdp02_peers.py", &["broker", "tcp://127.0.0.1:*"]);
+    let endpoint = broker.expect("ENDPOINT ");
+    let mut worker = Worker::connect(&endpoint, "count", v2_worker()).unwrap();
+    let stop = worker.stop_handle();
+    let thread = std::thread::spawn(move || -> mdp::Result<()> {
+        loop {
+            let request = match worker.recv() {
+                Ok(request) => request,
+                Err(_) => return Ok(()),
+            };
+            let n: u32 = request.body().peek::<String>()?.parse().unwrap_or(0);
+            for k in 0..n {
+                worker.reply_partial(&request, ZMsg::from_iter([format!("{k}")]))?;
+            }
+            let body = request.body().clone();
+            worker.reply(&request, body)?;
+        }
+    });
+    assert_eq!(broker.expect("READY "), "count");
+
+    let mut client = Client::connect(&endpoint, v2_client()).unwrap();
+    for n in [0u32, 1, 4] {
+        let mut seen = Vec::new();
+        let body = ZMsg::from_iter([n.to_string()]);
+        let last = client
+            .send_streaming("count", body.clone(), |mut part| {
+                seen.push(part.pop_str().unwrap())
+            })
+            .unwrap();
+        assert_eq!(last, body);
+        let want: Vec<String> = (0..n).map(|k| k.to_string()).collect();
+        assert_eq!(seen, want);
+    }
+
+    // The async client: every reply in arrival order, each with its part.
+    let mut async_client = AsyncClient::connect(&endpoint, v2_client()).unwrap();
+    async_client.send("count", ZMsg::from_iter(["2"])).unwrap();
+    let parts: Vec<(mdp::Part, String)> = (0..3)
+        .map(|_| {
+            let mut reply = async_client.recv_reply(WAIT).unwrap();
+            (reply.part, reply.body.pop_str().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            (mdp::Part::Partial, "0".to_owned()),
+            (mdp::Part::Partial, "1".to_owned()),
+            (mdp::Part::Final, "2".to_owned()),
+        ]
+    );
+    assert_eq!(async_client.in_flight(), 0);
+
+    stop.stop();
+    thread.join().unwrap().unwrap();
 }
