@@ -44,7 +44,7 @@ pub fn run() -> anyhow::Result<()> {
     let server = ctx.socket(SocketType::Rep)?;
     ZCert::load(dir.path().join("server.cert"))?.apply(&server)?;
     server.set_curve_server(true)?;
-    server.set_rcvtimeo(10_000)?;
+    server.set_rcvtimeo(Some(Duration::from_millis(10_000)))?;
     let endpoint = server.bind("tcp://127.0.0.1:*")?;
 
     // 4. The client: its secret certificate, and the server's *public* certificate.
@@ -52,7 +52,7 @@ pub fn run() -> anyhow::Result<()> {
     ZCert::load(dir.path().join("alice.cert"))?.apply(&client)?;
     let server_public = ZCert::load_file(dir.path().join("server.cert"))?;
     client.set_curve_serverkey(server_public.public_key())?;
-    client.set_rcvtimeo(10_000)?;
+    client.set_rcvtimeo(Some(Duration::from_millis(10_000)))?;
     client.connect(endpoint.as_str())?;
 
     client.send_str("Hello")?;
@@ -75,7 +75,7 @@ pub fn run() -> anyhow::Result<()> {
     let mallory = ctx.socket(SocketType::Req)?;
     ZCert::new()?.apply(&mallory)?;
     mallory.set_curve_serverkey(server_public.public_key())?;
-    mallory.set_linger(0)?;
+    mallory.set_linger(Some(Duration::ZERO))?;
     mallory.connect(endpoint.as_str())?;
     mallory.send_str("let me in")?;
     let refusal = monitor

@@ -35,7 +35,7 @@ fn main() -> Result<()> {
     client.set_curve_serverkey(server_public.as_bytes())?;
     client.set_curve_publickey(client_public.as_bytes())?;
     client.set_curve_secretkey(client_secret.as_bytes())?;
-    client.set_rcvtimeo(5000)?;
+    client.set_rcvtimeo(Some(Duration::from_millis(5000)))?;
     client.connect(endpoint.as_str())?;
 
     let mut request = ZMsg::new();
@@ -45,10 +45,10 @@ fn main() -> Result<()> {
     println!("client sends:\n{request}");
     client.send_msg(request)?;
 
-    server.set_rcvtimeo(5000)?;
+    server.set_rcvtimeo(Some(Duration::from_millis(5000)))?;
     let mut received = server.recv_msg().context("the server received nothing")?;
     ensure!(
-        server.mechanism()? == zmsg::sys::ZMQ_CURVE,
+        server.mechanism()? == zmsg::Mechanism::Curve,
         "the connection is not CURVE"
     );
     let operation = received.pop_str()?;
@@ -71,7 +71,7 @@ fn main() -> Result<()> {
     intruder.set_curve_serverkey(wrong_public.as_bytes())?;
     intruder.set_curve_publickey(client_public.as_bytes())?;
     intruder.set_curve_secretkey(client_secret.as_bytes())?;
-    intruder.set_linger(0)?;
+    intruder.set_linger(Some(Duration::ZERO))?;
     intruder.connect(endpoint.as_str())?;
     intruder.send_str("let me in")?;
     let reached = server.poll(Events::POLLIN, Some(Duration::from_millis(500)))?;

@@ -95,7 +95,7 @@ fn run() -> anyhow::Result<()> {
         if ready == back {
             // Use the worker's identity for load-balancing
             let mut msg = backend.recv_msg()?;
-            workers.push_back(msg.unwrap()?);
+            workers.push_back(msg.pop_envelope()?);
             // Forward the message to the client if it's not a READY
             if !msg
                 .first()
@@ -108,7 +108,7 @@ fn run() -> anyhow::Result<()> {
             // Get a client request, route it to the first available worker
             let mut msg: ZMsg = frontend.recv_msg()?;
             if let Some(worker) = workers.pop_front() {
-                msg.wrap(worker);
+                msg.push_envelope(worker);
                 backend.send_msg(msg)?;
             }
         }

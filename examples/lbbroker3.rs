@@ -90,7 +90,7 @@ fn handle_frontend(
 ) -> zmsg::Result<()> {
     let mut msg = registered(ctx, Some(id))?.recv_msg()?;
     if let Some(worker) = broker.workers.pop_front() {
-        msg.wrap(worker);
+        msg.push_envelope(worker);
         registered(ctx, broker.backend)?.send_msg(msg)?;
     }
     // Stop reading the frontend if we went from 1 to 0 workers
@@ -109,7 +109,7 @@ fn handle_backend(
 ) -> zmsg::Result<()> {
     let mut msg = registered(ctx, Some(id))?.recv_msg()?;
     // Use the worker's identity for load-balancing
-    broker.workers.push_back(msg.unwrap()?);
+    broker.workers.push_back(msg.pop_envelope()?);
     // Start reading the frontend if we went from 0 to 1 workers
     if let Some(frontend) = broker.parked_frontend.take() {
         broker.frontend = Some(ctx.add_reader(frontend, handle_frontend));

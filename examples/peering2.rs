@@ -174,7 +174,7 @@ fn run() -> anyhow::Result<()> {
             let mut msg = if ready == local_backend {
                 // A reply from a local worker
                 let mut msg = localbe.recv_msg()?;
-                workers.push_back(msg.unwrap()?);
+                workers.push_back(msg.pop_envelope()?);
                 // If it's READY, don't route the message any further
                 if msg
                     .first()
@@ -187,7 +187,7 @@ fn run() -> anyhow::Result<()> {
             } else {
                 // Or a reply from a peer broker: we don't use its identity for anything
                 let mut msg = cloudbe.recv_msg()?;
-                msg.unwrap()?;
+                msg.pop_envelope()?;
                 Some(msg)
             };
             // Route the reply to the cloud if it's addressed to a broker, else to a client
@@ -222,7 +222,7 @@ fn run() -> anyhow::Result<()> {
                 msg.push(peer.as_str());
                 cloudbe.send_msg(msg)?;
             } else if let Some(worker) = workers.pop_front() {
-                msg.wrap(worker);
+                msg.push_envelope(worker);
                 localbe.send_msg(msg)?;
             }
         }

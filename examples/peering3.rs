@@ -161,7 +161,7 @@ fn run() -> anyhow::Result<()> {
         if !primary.ready(p_localbe).is_empty() {
             // A reply from a local worker
             let mut msg = localbe.recv_msg()?;
-            workers.push_back(msg.unwrap()?);
+            workers.push_back(msg.pop_envelope()?);
             local_capacity += 1;
             // If it's READY, don't route the message any further
             if !msg
@@ -173,7 +173,7 @@ fn run() -> anyhow::Result<()> {
         } else if !primary.ready(p_cloudbe).is_empty() {
             // Or a reply from a peer broker: we don't use its identity for anything
             let mut msg = cloudbe.recv_msg()?;
-            msg.unwrap()?;
+            msg.pop_envelope()?;
             reply = Some(msg);
         }
         // Route the reply to the cloud if it's addressed to a broker, else to the client
@@ -220,7 +220,7 @@ fn run() -> anyhow::Result<()> {
                 break; // No work, go back to the primary sockets
             };
             if let Some(worker) = workers.pop_front() {
-                msg.wrap(worker);
+                msg.push_envelope(worker);
                 localbe.send_msg(msg)?;
                 local_capacity -= 1;
             } else if !peers.is_empty() {

@@ -59,7 +59,7 @@ fn run() -> anyhow::Result<()> {
             Ok(msg) => msg,
             Err(err) => return Err(err.into()),
         };
-        let identity = msg.unwrap()?;
+        let identity = msg.pop_envelope()?;
         // Encourage workers until it's time to fire them
         let reply = if Instant::now() < end_time {
             "Work harder"

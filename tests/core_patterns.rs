@@ -139,12 +139,12 @@ fn router_dealer_addressing() {
         dealer.connect(&address).unwrap();
         dealer.send_multipart(["", "request"]).unwrap();
         let mut msg = recv_within(&router);
-        let identity = msg.unwrap().unwrap();
+        let identity = msg.pop_envelope().unwrap();
         assert_eq!(identity.data(), b"dealer-A");
         assert_eq!(msg.pop_str().unwrap(), "request");
         let mut reply = ZMsg::new();
         reply.append("reply");
-        reply.wrap(identity);
+        reply.push_envelope(identity);
         router.send_msg(reply).unwrap();
         assert_eq!(text(&recv_within(&dealer)), ["", "reply"], "{endpoint}");
     }
@@ -295,7 +295,7 @@ fn curve_handshake_encrypts_typed_multipart() {
     client.send_msg(request).unwrap();
 
     let mut got = recv_within(&server);
-    assert_eq!(server.mechanism().unwrap(), zmsg::sys::ZMQ_CURVE);
+    assert_eq!(server.mechanism().unwrap(), zmsg::Mechanism::Curve);
     assert_eq!(got.pop_str().unwrap(), "sum");
     let sum = got.pop::<u64>().unwrap() + got.pop::<u64>().unwrap();
     let mut reply = ZMsg::new();
@@ -315,7 +315,7 @@ fn curve_with_wrong_server_key_gets_nothing_through() {
     let monitor = ZSocket::new_pair(&format!(">{monitor_endpoint}")).unwrap();
 
     let client = curve_client(SocketType::Push, &wrong_public);
-    client.set_linger(0).unwrap();
+    client.set_linger(Some(Duration::ZERO)).unwrap();
     client.connect(&address).unwrap();
     client.send_str("secret").unwrap(); // queued; the handshake can never complete
 
@@ -395,7 +395,7 @@ fn context_terminates_once_all_sockets_are_closed() {
     sockets[0].bind("tcp://127.0.0.1:*").unwrap();
     // Pending outbound data with an unreachable peer: linger must bound the shutdown.
     sockets[1].connect("tcp://127.0.0.1:9").unwrap();
-    sockets[1].set_linger(100).unwrap();
+    sockets[1].set_linger(Some(Duration::from_millis(100))).unwrap();
     sockets[1].send_str("never delivered").unwrap();
     drop(sockets);
     let (done_tx, done_rx) = mpsc::channel();

@@ -582,7 +582,7 @@ fn a_request_held_by_a_killed_worker_is_served_by_another() {
     let mut client = Client::connect(&endpoint, client_config()).unwrap();
     // The doomed worker speaks raw MDP so that it can vanish without a DISCONNECT.
     let doomed = zmsg::ZSocket::new(zmsg::SocketType::Dealer).unwrap();
-    doomed.set_linger(0).unwrap();
+    doomed.set_linger(Some(Duration::ZERO)).unwrap();
     doomed.connect(&endpoint).unwrap();
     doomed
         .send_msg(ZMsg::from_iter(["", "MDPW01", "\x01", "fragile"]))

@@ -49,7 +49,7 @@ fn spawn(
 
 fn dealer(endpoint: &str, setup: impl FnOnce(&ZSocket)) -> ZSocket {
     let socket = ZSocket::new(SocketType::Dealer).unwrap();
-    socket.set_linger(0).unwrap();
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
     setup(&socket);
     socket.connect(endpoint).unwrap();
     socket

@@ -20,7 +20,7 @@ mod curve_auth;
 mod support;
 
 /// Generous bound on every blocking receive, so a broken build fails instead of hanging.
-const TIMEOUT_MS: i32 = 10_000;
+const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A server socket with a monitor reporting its handshakes.
 struct Server {
@@ -34,7 +34,7 @@ impl Server {
     /// A PULL server in `ctx`, configured by `setup` before it binds to an ephemeral port.
     fn new(ctx: &ZContext, setup: impl FnOnce(&ZSocket)) -> Server {
         let socket = ctx.socket(SocketType::Pull).unwrap();
-        socket.set_rcvtimeo(TIMEOUT_MS).unwrap();
+        socket.set_rcvtimeo(Some(TIMEOUT)).unwrap();
         setup(&socket);
         let monitor = ZMonitor::new(
             &socket,
@@ -57,7 +57,7 @@ impl Server {
     fn next_event(&self) -> (MonitorEventKind, u32) {
         let event = self
             .monitor
-            .recv_event(Some(Duration::from_millis(TIMEOUT_MS as u64)))
+            .recv_event(Some(TIMEOUT))
             .unwrap()
             .expect("a handshake event within the time limit");
         (event.kind, event.value)
@@ -95,7 +95,7 @@ impl Server {
 /// A PUSH client in `ctx`, configured by `setup`, connected to `endpoint`, that sends `text`.
 fn client(ctx: &ZContext, endpoint: &str, text: &str, setup: impl FnOnce(&ZSocket)) -> ZSocket {
     let socket = ctx.socket(SocketType::Push).unwrap();
-    socket.set_linger(0).unwrap();
+    socket.set_linger(Some(Duration::ZERO)).unwrap();
     setup(&socket);
     socket.connect(endpoint).unwrap();
     socket.send_str(text).unwrap();

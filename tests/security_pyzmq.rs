@@ -118,8 +118,8 @@ fn pyzmq_server_authenticates_a_zmsg_client_from_zmsg_certificates() {
 
     let ctx = ZContext::new().unwrap();
     let client = ctx.socket(SocketType::Req).unwrap();
-    client.set_rcvtimeo(10_000).unwrap();
-    client.set_linger(0).unwrap();
+    client.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
+    client.set_linger(Some(Duration::ZERO)).unwrap();
     ZCert::load(&client_file).unwrap().apply(&client).unwrap();
     let server_public = ZCert::load_file(&server_file).unwrap();
     client
@@ -163,7 +163,7 @@ fn zmsg_server_authenticates_a_pyzmq_client_from_pyzmq_certificates() {
     let auth = ZAuth::with_context(&ctx).unwrap();
     auth.configure_curve(ZAuth::ANY_DOMAIN, &clients).unwrap();
     let server = ctx.socket(SocketType::Rep).unwrap();
-    server.set_rcvtimeo(30_000).unwrap();
+    server.set_rcvtimeo(Some(Duration::from_millis(30_000))).unwrap();
     server_cert.apply(&server).unwrap();
     server.set_curve_server(true).unwrap();
     let port = server.bind("tcp://127.0.0.1:*").unwrap().port().unwrap();

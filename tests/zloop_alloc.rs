@@ -2,6 +2,7 @@
 //! allocator that only counts on the test's thread while the loop runs, in a test binary of its
 //! own so that no other test shares the allocator.
 
+use zmsg::RecvFlags;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
@@ -77,7 +78,7 @@ fn steady_state_dispatch_does_not_allocate() {
         match ctx
             .socket(id)
             .expect("registered")
-            .recv_msg_into(&mut state.buffer, true)
+            .recv_msg_into(&mut state.buffer, RecvFlags::DONTWAIT)
         {
             Ok(()) => {
                 state.received += 1;

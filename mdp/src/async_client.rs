@@ -84,7 +84,7 @@ impl AsyncClient {
     /// the background; requests sent before it does are queued).
     pub fn connect(endpoint: &str, config: ClientConfig) -> Result<AsyncClient> {
         let socket = ZSocket::new(SocketType::Dealer)?;
-        socket.set_linger(0)?;
+        socket.set_linger(Some(Duration::ZERO))?;
         apply_curve(
             &socket,
             config.curve_server_key.as_ref(),

@@ -239,7 +239,7 @@ impl Client {
         // Dropping the old socket (linger 0) discards anything still queued for the old try.
         self.socket = None;
         let socket = ZSocket::new(SocketType::Dealer)?;
-        socket.set_linger(0)?;
+        socket.set_linger(Some(Duration::ZERO))?;
         socket.set_immediate(true)?;
         apply_curve(
             &socket,

@@ -258,9 +258,9 @@ pub enum ClientMessage {
 
 impl ClientMessage {
     /// A request for `service` with `body`.
-    pub fn request(service: impl Into<ZFrame>, body: ZMsg) -> ClientMessage {
+    pub fn request(service: impl zmsg::IntoFrame, body: ZMsg) -> ClientMessage {
         ClientMessage::Request {
-            service: service.into(),
+            service: service.into_frame(),
             body,
         }
     }

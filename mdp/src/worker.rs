@@ -322,7 +322,7 @@ impl Worker {
         let stop_rx = ZSocket::new(SocketType::Pull)?;
         stop_rx.bind(&pipe)?;
         let waker = ZSocket::new(SocketType::Push)?;
-        waker.set_linger(0)?;
+        waker.set_linger(Some(Duration::ZERO))?;
         waker.set_sndhwm(1)?;
         waker.connect(&pipe)?;
         let offer_credit = config.credit > 1;
@@ -591,7 +591,7 @@ impl Worker {
             SendFlags::DONTWAIT,
         );
         // Give the DISCONNECT a chance to leave before the socket closes.
-        let _ = conn.socket.set_linger(100);
+        let _ = conn.socket.set_linger(Some(Duration::from_millis(100)));
         self.close(Closed::Declined, Duration::ZERO);
         self.open_connection()
     }
@@ -629,9 +629,9 @@ impl Worker {
     /// Creates a new socket, connects and sends READY.
     fn open_connection(&mut self) -> Result<()> {
         let socket = ZSocket::new(SocketType::Dealer)?;
-        socket.set_linger(0)?;
+        socket.set_linger(Some(Duration::ZERO))?;
         // A reply that cannot be queued for this long means the broker is not reading.
-        socket.set_sndtimeo(self.expiry_span().as_millis().min(i32::MAX as u128) as i32)?;
+        socket.set_sndtimeo(Some(self.expiry_span().min(Duration::from_millis(i32::MAX as u64))))?;
         apply_curve(
             &socket,
             self.config.curve_server_key.as_ref(),
@@ -766,7 +766,7 @@ impl Drop for Worker {
         if let State::Connected(conn) = &self.state {
             // Tell the broker at once rather than letting it wait for the expiry; a short
             // linger lets the DISCONNECT (and a just-sent reply) leave.
-            let _ = conn.socket.set_linger(500);
+            let _ = conn.socket.set_linger(Some(Duration::from_millis(500)));
             let _ = conn.socket.send_msg_ref(
                 &mut WorkerMessage::Disconnect.encode(self.config.version),
                 SendFlags::DONTWAIT,

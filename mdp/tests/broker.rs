@@ -66,7 +66,7 @@ impl Peer {
     /// A peer whose socket is configured by `setup` before it connects.
     fn with(endpoint: &str, setup: impl FnOnce(&ZSocket)) -> Peer {
         let socket = ZSocket::new(SocketType::Dealer).unwrap();
-        socket.set_linger(0).unwrap();
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
         setup(&socket);
         socket.connect(endpoint).unwrap();
         Peer { socket }

@@ -39,7 +39,7 @@ fn start(
 /// A CURVE DEALER with `cert`, for a broker whose public key is `key`.
 fn curve_client(endpoint: &str, key: &str, cert: &ZCert) -> ZSocket {
     let client = ZSocket::new(SocketType::Dealer).unwrap();
-    client.set_linger(0).unwrap();
+    client.set_linger(Some(Duration::ZERO)).unwrap();
     cert.apply(&client).unwrap();
     client.set_curve_serverkey(key.as_bytes()).unwrap();
     client.connect(endpoint).unwrap();

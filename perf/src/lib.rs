@@ -5,6 +5,7 @@
 //! command lines, the same socket types and the same printed figures, so a script can run either
 //! and parse both alike.
 
+use zmsg::RecvFlags;
 use std::time::Instant;
 
 use zmsg::{SendFlags, ZContext, ZFrame, ZSocket};
@@ -67,7 +68,7 @@ impl Stopwatch {
 /// (infinite) linger, so a sender's queued messages are all delivered before it exits.
 pub fn context() -> ZContext {
     let ctx = ZContext::new().unwrap_or_else(|err| fail("zmq_init", err));
-    ctx.set_linger_ms(-1);
+    ctx.set_linger(None);
     ctx
 }
 
@@ -126,7 +127,7 @@ pub fn echo(socket: &ZSocket, size: Option<usize>, count: usize) {
 #[inline]
 fn recv_checked(socket: &ZSocket, frame: &mut ZFrame, size: Option<usize>) {
     socket
-        .recv_frame_into(frame, false)
+        .recv_frame_into(frame, RecvFlags::NONE)
         .unwrap_or_else(|err| fail("zmq_recvmsg", err));
     if size.is_some_and(|size| frame.len() != size) {
         wrong_size();

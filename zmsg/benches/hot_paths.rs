@@ -3,6 +3,7 @@
 //!
 //! Run with `cargo bench -p zmsg --bench hot_paths` (add `-- <filter>` to pick some).
 
+use zmsg::RecvFlags;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -59,8 +60,8 @@ fn msg_push_pop(c: &mut Criterion) {
         b.iter(|| {
             let mut msg = ZMsg::with_capacity(3);
             msg.append_frame(body.clone());
-            msg.wrap(black_box(&b"client-identity"[..]));
-            let address = msg.unwrap().unwrap();
+            msg.push_envelope(black_box(&b"client-identity"[..]));
+            let address = msg.pop_envelope().unwrap();
             black_box((address, msg))
         })
     });
@@ -114,7 +115,7 @@ fn socket_frame_io(c: &mut Criterion) {
             b.iter(|| {
                 tx.send_frame(ZFrame::from_static(payload), SendFlags::NONE)
                     .unwrap();
-                rx.recv_frame_into(&mut frame, false).unwrap();
+                rx.recv_frame_into(&mut frame, RecvFlags::NONE).unwrap();
                 black_box(frame.len())
             })
         });
@@ -127,7 +128,7 @@ fn socket_frame_io(c: &mut Criterion) {
             tx.send_frame(ZFrame::new(), SendFlags::MORE).unwrap();
             tx.send_frame(ZFrame::from_static(b"body"), SendFlags::NONE)
                 .unwrap();
-            rx.recv_msg_into(&mut msg, false).unwrap();
+            rx.recv_msg_into(&mut msg, RecvFlags::NONE).unwrap();
             black_box(msg.len())
         })
     });
@@ -169,7 +170,7 @@ fn zloop_dispatch(c: &mut Criterion) {
         }
         reactor.ctx().add_reader(rx, |state: &mut Sink, ctx, id| {
             if let Some(socket) = ctx.socket(id) {
-                socket.recv_frame_into(&mut state.frame, true)?;
+                socket.recv_frame_into(&mut state.frame, RecvFlags::DONTWAIT)?;
                 state.received += 1;
             }
             Ok(())

@@ -22,6 +22,7 @@
 //! # Ok::<(), zmsg::Error>(())
 //! ```
 
+use std::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
@@ -58,10 +59,10 @@ impl ZActor {
             NEXT_PIPE.fetch_add(1, Ordering::Relaxed)
         );
         let pipe = ctx.socket(SocketType::Pair)?;
-        pipe.set_linger(0)?;
+        pipe.set_linger(Some(Duration::ZERO))?;
         pipe.bind(&endpoint)?;
         let child = ctx.socket(SocketType::Pair)?;
-        child.set_linger(0)?;
+        child.set_linger(Some(Duration::ZERO))?;
         child.connect(&endpoint)?;
 
         let thread = std::thread::Builder::new()
@@ -116,7 +117,7 @@ impl ZActor {
         let finished = self.thread.as_ref().is_some_and(JoinHandle::is_finished);
         if let (Some(pipe), false) = (&self.pipe, finished) {
             // The actor may end meanwhile; then the send just goes nowhere.
-            let _ = pipe.set_sndtimeo(1000);
+            let _ = pipe.set_sndtimeo(Some(Duration::from_millis(1000)));
             let _ = pipe.send_str("$TERM");
         }
         let result = self.join();

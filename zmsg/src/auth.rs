@@ -44,6 +44,7 @@
 //! # Ok::<(), zmsg::Error>(())
 //! ```
 
+use std::time::Duration;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -63,7 +64,7 @@ use crate::z85;
 pub const ZAP_ENDPOINT: &str = "inproc://zeromq.zap.01";
 
 /// How long a configuration call waits for the actor's acknowledgement before giving up.
-const COMMAND_TIMEOUT_MS: i32 = 10_000;
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Metadata names libzmq gives a meaning of its own; certificate metadata never overrides them.
 const RESERVED_PROPERTIES: [&str; 5] = [
@@ -108,7 +109,7 @@ impl ZAuth {
         let handler_ctx = ctx.clone();
         let actor = ZActor::with_context(ctx, move |pipe| {
             let handler = handler_ctx.socket(SocketType::Rep)?;
-            handler.set_linger(0)?;
+            handler.set_linger(Some(Duration::ZERO))?;
             handler.bind(ZAP_ENDPOINT)?;
             pipe.signal(0)?;
             let mut state = AuthState::default();
@@ -117,7 +118,7 @@ impl ZAuth {
             let _ = handler.unbind(ZAP_ENDPOINT);
             result
         })?;
-        actor.pipe().set_rcvtimeo(COMMAND_TIMEOUT_MS)?;
+        actor.pipe().set_rcvtimeo(Some(COMMAND_TIMEOUT))?;
         Ok(ZAuth { commands, actor })
     }
 
@@ -610,7 +611,7 @@ mod tests {
 
     fn zap_client(ctx: &ZContext) -> ZSocket {
         let client = ctx.socket(SocketType::Req).unwrap();
-        client.set_rcvtimeo(10_000).unwrap();
+        client.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
         client.connect(ZAP_ENDPOINT).unwrap();
         client
     }

@@ -6,6 +6,7 @@
 //! through a context get its default linger (1 second unless changed), so a process never hangs on
 //! shutdown because a peer went away, yet messages just sent still get a chance to leave.
 
+use std::time::Duration;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -58,7 +59,7 @@ impl std::fmt::Debug for ZContext {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZContext")
             .field("raw", &self.inner.raw)
-            .field("linger_ms", &self.linger_ms())
+            .field("linger", &self.linger())
             .finish()
     }
 }
@@ -114,15 +115,18 @@ impl ZContext {
         Ok(socket)
     }
 
-    /// The linger, in milliseconds, that new sockets of this context get (`-1` waits forever).
-    pub fn linger_ms(&self) -> i32 {
-        self.inner.linger_ms.load(Ordering::Relaxed)
+    /// The linger that new sockets of this context get (`None`: they wait for pending messages
+    /// forever at close).
+    pub fn linger(&self) -> Option<Duration> {
+        let ms = self.inner.linger_ms.load(Ordering::Relaxed);
+        (ms >= 0).then(|| Duration::from_millis(ms as u64))
     }
 
-    /// Sets the linger for sockets created from now on (`0` drops pending messages at close,
-    /// `-1` waits for them forever).
-    pub fn set_linger_ms(&self, linger_ms: i32) {
-        self.inner.linger_ms.store(linger_ms, Ordering::Relaxed);
+    /// Sets the linger for sockets created from now on (`Some(Duration::ZERO)` drops pending
+    /// messages at close, `None` waits for them forever; longer than `i32::MAX` ms is forever).
+    pub fn set_linger(&self, linger: Option<Duration>) {
+        let ms = linger.map_or(-1, |d| i32::try_from(d.as_millis()).unwrap_or(-1));
+        self.inner.linger_ms.store(ms, Ordering::Relaxed);
     }
 
     /// Sets the number of I/O threads; only effective before the first socket is created.
@@ -194,8 +198,10 @@ mod tests {
         assert_eq!(ctx.io_threads().unwrap(), 2);
         ctx.set_max_sockets(64).unwrap();
         assert_eq!(ctx.max_sockets().unwrap(), 64);
-        ctx.set_linger_ms(5);
-        assert_eq!(ctx.linger_ms(), 5);
+        ctx.set_linger(Some(Duration::from_millis(5)));
+        assert_eq!(ctx.linger(), Some(Duration::from_millis(5)));
+        ctx.set_linger(None);
+        assert_eq!(ctx.linger(), None);
     }
 
     #[test]

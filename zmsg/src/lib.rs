@@ -20,7 +20,7 @@
 //! let mut got = server.recv_msg()?;
 //! assert_eq!(got.pop_str()?, "add");
 //! let sum = got.pop::<u32>()? + got.pop::<u32>()?;
-//! server.send(sum.to_be_bytes().to_vec())?;
+//! server.send(sum)?;                      // typed values become frames everywhere (IntoFrame)
 //! assert_eq!(client.recv_msg()?.pop::<u32>()?, 5);
 //! # Ok::<(), zmsg::Error>(())
 //! ```
@@ -56,7 +56,8 @@ pub use msg::{IntoFrame, ZMsg};
 pub use poller::ZPoller;
 pub use proxy::{proxy, proxy_steerable, ZProxy};
 pub use signal::{install_interrupt_handler, interrupted};
-pub use socket::{BoundEndpoint, Events, SendFlags, SocketType, ZSocket};
+pub use options::Mechanism;
+pub use socket::{BoundEndpoint, Events, RecvFlags, SendFlags, SocketType, ZSocket};
 pub use value::FrameValue;
 pub use zloop::{LoopCtx, ReaderId, TicketId, TimerId, ZLoop};
 

@@ -269,7 +269,7 @@ impl ZMonitor {
         // The PAIR must exist (with its unlimited receive HWM) before libzmq binds its end, and
         // connect after the bind: inproc connects to an unbound name would use default HWMs.
         let pipe = socket.context().socket(SocketType::Pair)?;
-        pipe.set_linger(0)?;
+        pipe.set_linger(Some(Duration::ZERO))?;
         pipe.set_rcvhwm(0)?;
         socket.monitor_raw(Some(&endpoint), events.bits())?;
         if let Err(err) = pipe.connect(&endpoint) {
@@ -523,7 +523,7 @@ mod tests {
         std::thread::spawn(move || {
             let ctx = crate::ZContext::new().unwrap();
             let server = ctx.socket(SocketType::Router).unwrap();
-            server.set_rcvtimeo(10_000).unwrap();
+            server.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
             let monitor = ZMonitor::new(&server, MonitorEvents::ALL).unwrap();
             let endpoint = server.bind("tcp://127.0.0.1:*").unwrap();
             // The socket is still monitored: the monitor's pipe must stay read.
@@ -537,7 +537,7 @@ mod tests {
             while rounds < 5 || Instant::now() < busy_until {
                 rounds += 1;
                 let client = ctx.socket(SocketType::Dealer).unwrap();
-                client.set_linger(0).unwrap();
+                client.set_linger(Some(Duration::ZERO)).unwrap();
                 client.connect(endpoint.as_str()).unwrap();
                 client.send_str("through").unwrap();
                 let got = server.recv_msg().map(|mut m| m.pop_back_frame());
@@ -572,7 +572,7 @@ mod tests {
         let endpoint = server.bind("tcp://127.0.0.1:*").unwrap();
 
         let client = ZSocket::new(SocketType::Dealer).unwrap();
-        client.set_linger(0).unwrap();
+        client.set_linger(Some(Duration::ZERO)).unwrap();
         client.set_curve_publickey(&client_public).unwrap();
         client.set_curve_secretkey(&client_secret).unwrap();
         client.set_curve_serverkey(&wrong_public).unwrap();

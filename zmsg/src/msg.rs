@@ -10,9 +10,9 @@
 //! msg.append("hello");
 //! msg.append(42u32);
 //! msg.append(2.5f64);
-//! msg.wrap("client-7");                 // address + empty delimiter in front
+//! msg.push_envelope("client-7");                 // address + empty delimiter in front
 //! assert_eq!(msg.len(), 5);
-//! assert_eq!(msg.unwrap()?.to_str()?, "client-7");
+//! assert_eq!(msg.pop_envelope()?.to_str()?, "client-7");
 //! assert_eq!(msg.pop::<String>()?, "hello");
 //! assert_eq!(msg.peek::<u32>()?, 42);
 //! assert_eq!(msg.pop::<u32>()?, 42);
@@ -166,13 +166,13 @@ impl ZMsg {
 
     /// Pushes `address` and an empty delimiter frame in front, as a ROUTER envelope
     /// (CZMQ's `zmsg_wrap`).
-    pub fn wrap<T: IntoFrame>(&mut self, address: T) {
+    pub fn push_envelope<T: IntoFrame>(&mut self, address: T) {
         self.frames.push_front(ZFrame::new());
         self.frames.push_front(address.into_frame());
     }
 
     /// Pops the address frame and, if it follows, the empty delimiter (CZMQ's `zmsg_unwrap`).
-    pub fn unwrap(&mut self) -> Result<ZFrame> {
+    pub fn pop_envelope(&mut self) -> Result<ZFrame> {
         let address = self.frames.pop_front().ok_or(Error::EmptyMessage)?;
         if self.frames.front().is_some_and(ZFrame::is_empty) {
             self.frames.pop_front();
@@ -269,10 +269,10 @@ impl<'a> IntoIterator for &'a ZMsg {
     }
 }
 
-impl<F: Into<ZFrame>> FromIterator<F> for ZMsg {
+impl<F: IntoFrame> FromIterator<F> for ZMsg {
     fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> Self {
         ZMsg {
-            frames: iter.into_iter().map(Into::into).collect(),
+            frames: iter.into_iter().map(IntoFrame::into_frame).collect(),
         }
     }
 }
@@ -370,16 +370,16 @@ mod tests {
     fn wrap_and_unwrap() {
         let mut msg = ZMsg::new();
         msg.append("body");
-        msg.wrap("addr");
+        msg.push_envelope("addr");
         assert_eq!(msg.len(), 3);
         assert!(msg[1].is_empty());
-        assert_eq!(msg.unwrap().unwrap().to_str().unwrap(), "addr");
+        assert_eq!(msg.pop_envelope().unwrap().to_str().unwrap(), "addr");
         assert_eq!(msg.len(), 1);
         // Without a delimiter only the address is taken.
         msg.push("addr2");
-        assert_eq!(msg.unwrap().unwrap().to_str().unwrap(), "addr2");
+        assert_eq!(msg.pop_envelope().unwrap().to_str().unwrap(), "addr2");
         assert_eq!(msg.pop_str().unwrap(), "body");
-        assert!(matches!(msg.unwrap(), Err(Error::EmptyMessage)));
+        assert!(matches!(msg.pop_envelope(), Err(Error::EmptyMessage)));
     }
 
     #[test]

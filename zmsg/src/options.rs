@@ -16,9 +16,44 @@
 //! ```
 
 use std::ffi::c_void;
+use std::time::Duration;
 
 use crate::error::{check, Error, Result};
 use crate::socket::{SocketType, ZSocket};
+
+/// A duration as libzmq's `int` option value in `unit`s, or an error when it does not fit.
+fn whole_units(value: u128, unit: &str) -> Result<i32> {
+    i32::try_from(value).map_err(|_| {
+        Error::InvalidArgument(format!("{value} {unit} is too long for a libzmq option"))
+    })
+}
+
+/// The security mechanism of a socket (`ZMQ_MECHANISM`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Mechanism {
+    /// No security (`ZMQ_NULL`).
+    Null,
+    /// User name and password in clear text (`ZMQ_PLAIN`).
+    Plain,
+    /// CurveZMQ encryption and authentication (`ZMQ_CURVE`).
+    Curve,
+    /// Kerberos (`ZMQ_GSSAPI`).
+    Gssapi,
+}
+
+impl Mechanism {
+    /// The mechanism for libzmq's constant.
+    pub fn from_raw(raw: i32) -> Option<Mechanism> {
+        match raw {
+            zmsg_sys::ZMQ_NULL => Some(Mechanism::Null),
+            zmsg_sys::ZMQ_PLAIN => Some(Mechanism::Plain),
+            zmsg_sys::ZMQ_CURVE => Some(Mechanism::Curve),
+            zmsg_sys::ZMQ_GSSAPI => Some(Mechanism::Gssapi),
+            _ => None,
+        }
+    }
+}
 
 /// The largest binary or string option value libzmq returns (routing ids are at most 255 bytes;
 /// endpoints and GSSAPI principals can be longer).
@@ -123,11 +158,54 @@ impl ZSocket {
         Ok(self.get_i32_option(option)? != 0)
     }
 
+    fn set_millis_option(&self, option: i32, value: Duration) -> Result<()> {
+        self.set_i32_option(option, whole_units(value.as_millis(), "milliseconds")?)
+    }
+
+    fn get_millis_option(&self, option: i32) -> Result<Duration> {
+        let raw = self.get_i32_option(option)?;
+        Ok(Duration::from_millis(raw.max(0) as u64))
+    }
+
+    /// `None` is libzmq's `-1` ("forever", "never", or "the OS default", per option).
+    fn set_opt_millis_option(&self, option: i32, value: Option<Duration>) -> Result<()> {
+        match value {
+            Some(value) => self.set_millis_option(option, value),
+            None => self.set_i32_option(option, -1),
+        }
+    }
+
+    fn get_opt_millis_option(&self, option: i32) -> Result<Option<Duration>> {
+        let raw = self.get_i32_option(option)?;
+        Ok((raw >= 0).then(|| Duration::from_millis(raw as u64)))
+    }
+
+    fn set_opt_secs_option(&self, option: i32, value: Option<Duration>) -> Result<()> {
+        match value {
+            Some(value) => {
+                self.set_i32_option(option, whole_units(u128::from(value.as_secs()), "seconds")?)
+            }
+            None => self.set_i32_option(option, -1),
+        }
+    }
+
+    fn get_opt_secs_option(&self, option: i32) -> Result<Option<Duration>> {
+        let raw = self.get_i32_option(option)?;
+        Ok((raw >= 0).then(|| Duration::from_secs(raw as u64)))
+    }
+
     /// The socket's type, as libzmq reports it (`ZMQ_TYPE`).
     pub fn socket_type(&self) -> Result<SocketType> {
         let raw = self.get_i32_option(zmsg_sys::ZMQ_TYPE)?;
         SocketType::from_raw(raw)
             .ok_or_else(|| Error::InvalidArgument(format!("unknown socket type {raw}")))
+    }
+
+    /// The security mechanism in use (`ZMQ_MECHANISM`).
+    pub fn mechanism(&self) -> Result<Mechanism> {
+        let raw = self.get_i32_option(zmsg_sys::ZMQ_MECHANISM)?;
+        Mechanism::from_raw(raw)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown security mechanism {raw}")))
     }
 
     /// The last endpoint bound or connected, resolved (`ZMQ_LAST_ENDPOINT`).
@@ -215,6 +293,18 @@ macro_rules! socket_getters {
         $(#[$attr])* #[doc = concat!("Reads ", $doc, " (`", stringify!($option), "`).")]
         pub fn $name(&self) -> Result<String> { self.get_str_option(zmsg_sys::$option) }
     };
+    (@one $(#[$attr:meta])* $name:ident, millis, $option:ident, $doc:literal) => {
+        $(#[$attr])* #[doc = concat!("Reads ", $doc, " (`", stringify!($option), "`).")]
+        pub fn $name(&self) -> Result<Duration> { self.get_millis_option(zmsg_sys::$option) }
+    };
+    (@one $(#[$attr:meta])* $name:ident, opt_millis, $option:ident, $doc:literal) => {
+        $(#[$attr])* #[doc = concat!("Reads ", $doc, " (`", stringify!($option), "`).")]
+        pub fn $name(&self) -> Result<Option<Duration>> { self.get_opt_millis_option(zmsg_sys::$option) }
+    };
+    (@one $(#[$attr:meta])* $name:ident, opt_secs, $option:ident, $doc:literal) => {
+        $(#[$attr])* #[doc = concat!("Reads ", $doc, " (`", stringify!($option), "`).")]
+        pub fn $name(&self) -> Result<Option<Duration>> { self.get_opt_secs_option(zmsg_sys::$option) }
+    };
 }
 
 /// Generates setters: `name: type = OPTION;`.
@@ -248,6 +338,18 @@ macro_rules! socket_setters {
         $(#[$attr])* #[doc = concat!("Sets ", $doc, " (`", stringify!($option), "`).")]
         pub fn $setter(&self, value: &str) -> Result<()> { self.set_str_option(zmsg_sys::$option, value) }
     };
+    (@one $(#[$attr:meta])* $setter:ident, millis, $option:ident, $doc:literal) => {
+        $(#[$attr])* #[doc = concat!("Sets ", $doc, " (`", stringify!($option), "`, whole milliseconds).")]
+        pub fn $setter(&self, value: Duration) -> Result<()> { self.set_millis_option(zmsg_sys::$option, value) }
+    };
+    (@one $(#[$attr:meta])* $setter:ident, opt_millis, $option:ident, $doc:literal) => {
+        $(#[$attr])* #[doc = concat!("Sets ", $doc, " (`", stringify!($option), "`, whole milliseconds).")]
+        pub fn $setter(&self, value: Option<Duration>) -> Result<()> { self.set_opt_millis_option(zmsg_sys::$option, value) }
+    };
+    (@one $(#[$attr:meta])* $setter:ident, opt_secs, $option:ident, $doc:literal) => {
+        $(#[$attr])* #[doc = concat!("Sets ", $doc, " (`", stringify!($option), "`, whole seconds).")]
+        pub fn $setter(&self, value: Option<Duration>) -> Result<()> { self.set_opt_secs_option(zmsg_sys::$option, value) }
+    };
 }
 
 // The readable options: getter name, type, libzmq option, description.
@@ -255,24 +357,23 @@ socket_getters! {
     affinity: u64 = ZMQ_AFFINITY, "the I/O thread affinity bitmask";
     backlog: i32 = ZMQ_BACKLOG, "the listen backlog";
     bindtodevice: string = ZMQ_BINDTODEVICE, "the network interface the socket is bound to";
-    connect_timeout: i32 = ZMQ_CONNECT_TIMEOUT, "the TCP connect timeout in ms";
+    connect_timeout: millis = ZMQ_CONNECT_TIMEOUT, "the TCP connect timeout (zero: the OS default)";
     gssapi_plaintext: bool = ZMQ_GSSAPI_PLAINTEXT, "whether GSSAPI runs without encryption";
     gssapi_principal: string = ZMQ_GSSAPI_PRINCIPAL, "the GSSAPI principal";
     gssapi_principal_nametype: i32 = ZMQ_GSSAPI_PRINCIPAL_NAMETYPE, "the GSSAPI principal name type";
     gssapi_server: bool = ZMQ_GSSAPI_SERVER, "whether the socket is a GSSAPI server";
     gssapi_service_principal: string = ZMQ_GSSAPI_SERVICE_PRINCIPAL, "the GSSAPI service principal";
     gssapi_service_principal_nametype: i32 = ZMQ_GSSAPI_SERVICE_PRINCIPAL_NAMETYPE, "the GSSAPI service principal name type";
-    handshake_ivl: i32 = ZMQ_HANDSHAKE_IVL, "the ZMTP handshake timeout in ms";
-    heartbeat_ivl: i32 = ZMQ_HEARTBEAT_IVL, "the ZMTP heartbeat interval in ms";
-    heartbeat_timeout: i32 = ZMQ_HEARTBEAT_TIMEOUT, "the ZMTP heartbeat timeout in ms";
-    heartbeat_ttl: i32 = ZMQ_HEARTBEAT_TTL, "the ZMTP heartbeat time-to-live in ms";
+    handshake_ivl: millis = ZMQ_HANDSHAKE_IVL, "the ZMTP handshake timeout (zero: none)";
+    heartbeat_ivl: millis = ZMQ_HEARTBEAT_IVL, "the ZMTP heartbeat interval (zero: no heartbeats)";
+    heartbeat_timeout: millis = ZMQ_HEARTBEAT_TIMEOUT, "the ZMTP heartbeat timeout";
+    heartbeat_ttl: millis = ZMQ_HEARTBEAT_TTL, "the ZMTP heartbeat time-to-live";
     immediate: bool = ZMQ_IMMEDIATE, "whether messages queue only on completed connections";
     invert_matching: bool = ZMQ_INVERT_MATCHING, "whether PUB/SUB matching is inverted";
     ipv6: bool = ZMQ_IPV6, "whether IPv6 is enabled";
     last_endpoint: string = ZMQ_LAST_ENDPOINT, "the last endpoint bound or connected";
-    linger: i32 = ZMQ_LINGER, "the linger period in ms";
+    linger: opt_millis = ZMQ_LINGER, "how long unsent messages are kept at close (`None`: until sent)";
     maxmsgsize: i64 = ZMQ_MAXMSGSIZE, "the largest inbound message size (-1: no limit)";
-    mechanism: i32 = ZMQ_MECHANISM, "the security mechanism (ZMQ_NULL, ZMQ_PLAIN, ZMQ_CURVE, ZMQ_GSSAPI)";
     multicast_hops: i32 = ZMQ_MULTICAST_HOPS, "the multicast hop count";
     multicast_maxtpdu: i32 = ZMQ_MULTICAST_MAXTPDU, "the largest multicast transport data unit";
     plain_password: string = ZMQ_PLAIN_PASSWORD, "the PLAIN password";
@@ -284,26 +385,26 @@ socket_getters! {
     rcvbuf: i32 = ZMQ_RCVBUF, "the kernel receive buffer size";
     rcvhwm: i32 = ZMQ_RCVHWM, "the receive high-water mark";
     rcvmore: bool = ZMQ_RCVMORE, "whether more frames of the current message follow";
-    rcvtimeo: i32 = ZMQ_RCVTIMEO, "the receive timeout in ms (-1: block)";
-    reconnect_ivl: i32 = ZMQ_RECONNECT_IVL, "the reconnect interval in ms";
-    reconnect_ivl_max: i32 = ZMQ_RECONNECT_IVL_MAX, "the largest reconnect interval in ms";
-    recovery_ivl: i32 = ZMQ_RECOVERY_IVL, "the multicast recovery interval in ms";
+    rcvtimeo: opt_millis = ZMQ_RCVTIMEO, "the receive timeout (`None`: block forever)";
+    reconnect_ivl: opt_millis = ZMQ_RECONNECT_IVL, "the reconnect interval (`None`: never reconnect)";
+    reconnect_ivl_max: millis = ZMQ_RECONNECT_IVL_MAX, "the largest reconnect interval (zero: no back-off)";
+    recovery_ivl: millis = ZMQ_RECOVERY_IVL, "the multicast recovery interval";
     routing_id: bytes = ZMQ_ROUTING_ID, "the socket's routing id";
     sndbuf: i32 = ZMQ_SNDBUF, "the kernel send buffer size";
     sndhwm: i32 = ZMQ_SNDHWM, "the send high-water mark";
-    sndtimeo: i32 = ZMQ_SNDTIMEO, "the send timeout in ms (-1: block)";
+    sndtimeo: opt_millis = ZMQ_SNDTIMEO, "the send timeout (`None`: block forever)";
     socks_proxy: string = ZMQ_SOCKS_PROXY, "the SOCKS5 proxy address";
     tcp_keepalive: i32 = ZMQ_TCP_KEEPALIVE, "the TCP keep-alive setting (-1: OS default)";
     tcp_keepalive_cnt: i32 = ZMQ_TCP_KEEPALIVE_CNT, "the TCP keep-alive probe count";
-    tcp_keepalive_idle: i32 = ZMQ_TCP_KEEPALIVE_IDLE, "the TCP keep-alive idle time";
-    tcp_keepalive_intvl: i32 = ZMQ_TCP_KEEPALIVE_INTVL, "the TCP keep-alive interval";
-    tcp_maxrt: i32 = ZMQ_TCP_MAXRT, "the TCP maximum retransmit timeout in ms";
+    tcp_keepalive_idle: opt_secs = ZMQ_TCP_KEEPALIVE_IDLE, "the TCP keep-alive idle time (`None`: the OS default)";
+    tcp_keepalive_intvl: opt_secs = ZMQ_TCP_KEEPALIVE_INTVL, "the TCP keep-alive interval (`None`: the OS default)";
+    tcp_maxrt: millis = ZMQ_TCP_MAXRT, "the TCP maximum retransmit timeout (zero: the OS default)";
     thread_safe: bool = ZMQ_THREAD_SAFE, "whether the socket type is thread-safe";
     tos: i32 = ZMQ_TOS, "the IP type-of-service";
     vmci_buffer_size: u64 = ZMQ_VMCI_BUFFER_SIZE, "the VMCI buffer size";
     vmci_buffer_min_size: u64 = ZMQ_VMCI_BUFFER_MIN_SIZE, "the VMCI minimum buffer size";
     vmci_buffer_max_size: u64 = ZMQ_VMCI_BUFFER_MAX_SIZE, "the VMCI maximum buffer size";
-    vmci_connect_timeout: i32 = ZMQ_VMCI_CONNECT_TIMEOUT, "the VMCI connect timeout in ms";
+    vmci_connect_timeout: millis = ZMQ_VMCI_CONNECT_TIMEOUT, "the VMCI connect timeout";
     zap_domain: string = ZMQ_ZAP_DOMAIN, "the ZAP authentication domain";
     #[cfg(feature = "draft")]
     zap_enforce_domain: bool = ZMQ_ZAP_ENFORCE_DOMAIN, "whether ZAP requires a domain (draft)";
@@ -340,21 +441,21 @@ socket_setters! {
     set_bindtodevice: string = ZMQ_BINDTODEVICE, "the network interface to bind to";
     set_conflate: bool = ZMQ_CONFLATE, "whether to keep only the last message";
     set_connect_routing_id: bytes = ZMQ_CONNECT_ROUTING_ID, "the peer routing id for the next connect";
-    set_connect_timeout: i32 = ZMQ_CONNECT_TIMEOUT, "the TCP connect timeout in ms";
+    set_connect_timeout: millis = ZMQ_CONNECT_TIMEOUT, "the TCP connect timeout (zero: the OS default)";
     set_gssapi_plaintext: bool = ZMQ_GSSAPI_PLAINTEXT, "whether GSSAPI runs without encryption";
     set_gssapi_principal: string = ZMQ_GSSAPI_PRINCIPAL, "the GSSAPI principal";
     set_gssapi_principal_nametype: i32 = ZMQ_GSSAPI_PRINCIPAL_NAMETYPE, "the GSSAPI principal name type";
     set_gssapi_server: bool = ZMQ_GSSAPI_SERVER, "whether the socket is a GSSAPI server";
     set_gssapi_service_principal: string = ZMQ_GSSAPI_SERVICE_PRINCIPAL, "the GSSAPI service principal";
     set_gssapi_service_principal_nametype: i32 = ZMQ_GSSAPI_SERVICE_PRINCIPAL_NAMETYPE, "the GSSAPI service principal name type";
-    set_handshake_ivl: i32 = ZMQ_HANDSHAKE_IVL, "the ZMTP handshake timeout in ms";
-    set_heartbeat_ivl: i32 = ZMQ_HEARTBEAT_IVL, "the ZMTP heartbeat interval in ms";
-    set_heartbeat_timeout: i32 = ZMQ_HEARTBEAT_TIMEOUT, "the ZMTP heartbeat timeout in ms";
-    set_heartbeat_ttl: i32 = ZMQ_HEARTBEAT_TTL, "the ZMTP heartbeat time-to-live in ms";
+    set_handshake_ivl: millis = ZMQ_HANDSHAKE_IVL, "the ZMTP handshake timeout (zero: none)";
+    set_heartbeat_ivl: millis = ZMQ_HEARTBEAT_IVL, "the ZMTP heartbeat interval (zero: no heartbeats)";
+    set_heartbeat_timeout: millis = ZMQ_HEARTBEAT_TIMEOUT, "the ZMTP heartbeat timeout";
+    set_heartbeat_ttl: millis = ZMQ_HEARTBEAT_TTL, "the ZMTP heartbeat time-to-live";
     set_immediate: bool = ZMQ_IMMEDIATE, "whether messages queue only on completed connections";
     set_invert_matching: bool = ZMQ_INVERT_MATCHING, "whether PUB/SUB matching is inverted";
     set_ipv6: bool = ZMQ_IPV6, "whether IPv6 is enabled";
-    set_linger: i32 = ZMQ_LINGER, "the linger period in ms";
+    set_linger: opt_millis = ZMQ_LINGER, "how long unsent messages are kept at close (`None`: until sent)";
     set_maxmsgsize: i64 = ZMQ_MAXMSGSIZE, "the largest inbound message size (-1: no limit)";
     set_multicast_hops: i32 = ZMQ_MULTICAST_HOPS, "the multicast hop count";
     set_multicast_maxtpdu: i32 = ZMQ_MULTICAST_MAXTPDU, "the largest multicast transport data unit";
@@ -366,10 +467,10 @@ socket_setters! {
     set_rate: i32 = ZMQ_RATE, "the multicast data rate in kbit/s";
     set_rcvbuf: i32 = ZMQ_RCVBUF, "the kernel receive buffer size";
     set_rcvhwm: i32 = ZMQ_RCVHWM, "the receive high-water mark";
-    set_rcvtimeo: i32 = ZMQ_RCVTIMEO, "the receive timeout in ms (-1: block)";
-    set_reconnect_ivl: i32 = ZMQ_RECONNECT_IVL, "the reconnect interval in ms";
-    set_reconnect_ivl_max: i32 = ZMQ_RECONNECT_IVL_MAX, "the largest reconnect interval in ms";
-    set_recovery_ivl: i32 = ZMQ_RECOVERY_IVL, "the multicast recovery interval in ms";
+    set_rcvtimeo: opt_millis = ZMQ_RCVTIMEO, "the receive timeout (`None`: block forever)";
+    set_reconnect_ivl: opt_millis = ZMQ_RECONNECT_IVL, "the reconnect interval (`None`: never reconnect)";
+    set_reconnect_ivl_max: millis = ZMQ_RECONNECT_IVL_MAX, "the largest reconnect interval (zero: no back-off)";
+    set_recovery_ivl: millis = ZMQ_RECOVERY_IVL, "the multicast recovery interval";
     set_req_correlate: bool = ZMQ_REQ_CORRELATE, "whether REQ matches replies to requests";
     set_req_relaxed: bool = ZMQ_REQ_RELAXED, "whether REQ may send again without a reply";
     set_router_handover: bool = ZMQ_ROUTER_HANDOVER, "whether a new peer takes over a routing id";
@@ -378,22 +479,22 @@ socket_setters! {
     set_routing_id: bytes = ZMQ_ROUTING_ID, "the socket's routing id";
     set_sndbuf: i32 = ZMQ_SNDBUF, "the kernel send buffer size";
     set_sndhwm: i32 = ZMQ_SNDHWM, "the send high-water mark";
-    set_sndtimeo: i32 = ZMQ_SNDTIMEO, "the send timeout in ms (-1: block)";
+    set_sndtimeo: opt_millis = ZMQ_SNDTIMEO, "the send timeout (`None`: block forever)";
     set_socks_proxy: string = ZMQ_SOCKS_PROXY, "the SOCKS5 proxy address";
     set_stream_notify: bool = ZMQ_STREAM_NOTIFY, "whether STREAM reports connects and disconnects";
     set_subscribe: bytes = ZMQ_SUBSCRIBE, "a subscription prefix to add";
     set_tcp_keepalive: i32 = ZMQ_TCP_KEEPALIVE, "the TCP keep-alive setting (-1: OS default)";
     set_tcp_keepalive_cnt: i32 = ZMQ_TCP_KEEPALIVE_CNT, "the TCP keep-alive probe count";
-    set_tcp_keepalive_idle: i32 = ZMQ_TCP_KEEPALIVE_IDLE, "the TCP keep-alive idle time";
-    set_tcp_keepalive_intvl: i32 = ZMQ_TCP_KEEPALIVE_INTVL, "the TCP keep-alive interval";
-    set_tcp_maxrt: i32 = ZMQ_TCP_MAXRT, "the TCP maximum retransmit timeout in ms";
+    set_tcp_keepalive_idle: opt_secs = ZMQ_TCP_KEEPALIVE_IDLE, "the TCP keep-alive idle time (`None`: the OS default)";
+    set_tcp_keepalive_intvl: opt_secs = ZMQ_TCP_KEEPALIVE_INTVL, "the TCP keep-alive interval (`None`: the OS default)";
+    set_tcp_maxrt: millis = ZMQ_TCP_MAXRT, "the TCP maximum retransmit timeout (zero: the OS default)";
     set_tos: i32 = ZMQ_TOS, "the IP type-of-service";
     set_unsubscribe: bytes = ZMQ_UNSUBSCRIBE, "a subscription prefix to remove";
     set_use_fd: i32 = ZMQ_USE_FD, "a pre-allocated file descriptor for the next bind";
     set_vmci_buffer_size: u64 = ZMQ_VMCI_BUFFER_SIZE, "the VMCI buffer size";
     set_vmci_buffer_min_size: u64 = ZMQ_VMCI_BUFFER_MIN_SIZE, "the VMCI minimum buffer size";
     set_vmci_buffer_max_size: u64 = ZMQ_VMCI_BUFFER_MAX_SIZE, "the VMCI maximum buffer size";
-    set_vmci_connect_timeout: i32 = ZMQ_VMCI_CONNECT_TIMEOUT, "the VMCI connect timeout in ms";
+    set_vmci_connect_timeout: millis = ZMQ_VMCI_CONNECT_TIMEOUT, "the VMCI connect timeout";
     set_xpub_manual: bool = ZMQ_XPUB_MANUAL, "whether XPUB subscriptions are managed by hand";
     set_xpub_nodrop: bool = ZMQ_XPUB_NODROP, "whether XPUB blocks instead of dropping at HWM";
     set_xpub_verbose: bool = ZMQ_XPUB_VERBOSE, "whether XPUB passes on every subscription";
@@ -455,8 +556,18 @@ mod tests {
         assert_eq!(socket.affinity().unwrap(), 3);
         socket.set_maxmsgsize(4096).unwrap();
         assert_eq!(socket.maxmsgsize().unwrap(), 4096);
-        socket.set_linger(0).unwrap();
-        assert_eq!(socket.linger().unwrap(), 0);
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
+        assert_eq!(socket.linger().unwrap(), Some(Duration::ZERO));
+        socket.set_rcvtimeo(None).unwrap();
+        assert_eq!(socket.rcvtimeo().unwrap(), None);
+        socket.set_sndtimeo(Some(Duration::from_millis(1500))).unwrap();
+        assert_eq!(socket.sndtimeo().unwrap(), Some(Duration::from_millis(1500)));
+        socket.set_heartbeat_ivl(Duration::from_secs(2)).unwrap();
+        assert_eq!(socket.heartbeat_ivl().unwrap(), Duration::from_secs(2));
+        socket.set_tcp_keepalive_idle(Some(Duration::from_secs(60))).unwrap();
+        assert_eq!(socket.tcp_keepalive_idle().unwrap(), Some(Duration::from_secs(60)));
+        // Too long for libzmq's int milliseconds: an error, not a wrapped value.
+        assert!(socket.set_rcvtimeo(Some(Duration::from_secs(u64::MAX))).is_err());
         assert!(!socket.thread_safe().unwrap());
     }
 
@@ -469,7 +580,7 @@ mod tests {
         assert_eq!(socket.zap_domain().unwrap(), "global");
         socket.set_plain_username("admin").unwrap();
         assert_eq!(socket.plain_username().unwrap(), "admin");
-        assert_eq!(socket.mechanism().unwrap(), zmsg_sys::ZMQ_PLAIN);
+        assert_eq!(socket.mechanism().unwrap(), Mechanism::Plain);
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! # Ok::<(), zmsg::Error>(())
 //! ```
 
+use crate::socket::RecvFlags;
 use std::time::Duration;
 
 use crate::actor::{is_term, ZActor};
@@ -264,7 +265,7 @@ fn forward(
         if pending.is_some() {
             return Ok(());
         }
-        match from.recv_msg_into(buffer, true) {
+        match from.recv_msg_into(buffer, RecvFlags::DONTWAIT) {
             Ok(()) => {}
             Err(Error::Again) => return Ok(()),
             Err(err) => return Err(err),
@@ -305,8 +306,8 @@ mod tests {
     }
 
     fn bounded(socket: &ZSocket) {
-        socket.set_rcvtimeo(10_000).unwrap();
-        socket.set_linger(0).unwrap();
+        socket.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
+        socket.set_linger(Some(Duration::ZERO)).unwrap();
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::ops::BitOr;
 use crate::context::ZContext;
 use crate::error::{check, Error, Result};
 use crate::frame::ZFrame;
-use crate::msg::ZMsg;
+use crate::msg::{IntoFrame, ZMsg};
 
 /// Declares `SocketType` and its conversions from one table: variant, libzmq constant, ZMTP name.
 macro_rules! socket_types {
@@ -126,13 +126,41 @@ impl SendFlags {
     pub const DONTWAIT: SendFlags = SendFlags(zmsg_sys::ZMQ_DONTWAIT);
 
     /// The raw libzmq flags.
-    pub fn bits(self) -> i32 {
+    pub const fn bits(self) -> i32 {
         self.0
     }
 
-    /// True when every flag of `other` is set in `self`.
-    pub fn contains(self, other: SendFlags) -> bool {
+    /// True when every flag of `other` is set in `self` (so always for [`SendFlags::NONE`]).
+    pub const fn contains(self, other: SendFlags) -> bool {
         self.0 & other.0 == other.0
+    }
+}
+
+/// Flags for receiving a frame or message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecvFlags(i32);
+
+impl RecvFlags {
+    /// Block until a message arrives (or the receive timeout expires).
+    pub const NONE: RecvFlags = RecvFlags(0);
+    /// Fail with [`Error::Again`] instead of blocking.
+    pub const DONTWAIT: RecvFlags = RecvFlags(zmsg_sys::ZMQ_DONTWAIT);
+
+    /// The raw libzmq flags.
+    pub const fn bits(self) -> i32 {
+        self.0
+    }
+
+    /// True when every flag of `other` is set in `self` (so always for [`RecvFlags::NONE`]).
+    pub const fn contains(self, other: RecvFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl BitOr for RecvFlags {
+    type Output = RecvFlags;
+    fn bitor(self, rhs: RecvFlags) -> RecvFlags {
+        RecvFlags(self.0 | rhs.0)
     }
 }
 
@@ -158,17 +186,23 @@ impl Events {
     pub const POLLERR: Events = Events(zmsg_sys::ZMQ_POLLERR as i16);
 
     /// The raw bits.
-    pub fn bits(self) -> i16 {
+    pub const fn bits(self) -> i16 {
         self.0
     }
 
-    /// True when every bit of `other` is set.
-    pub fn contains(self, other: Events) -> bool {
-        self.0 & other.0 == other.0 && other.0 != 0
+    /// True when every bit of `other` is set (so always for [`Events::NONE`], as for the
+    /// flag types).
+    pub const fn contains(self, other: Events) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// True when any bit of `other` is set.
+    pub const fn intersects(self, other: Events) -> bool {
+        self.0 & other.0 != 0
     }
 
     /// True when no bit is set.
-    pub fn is_empty(self) -> bool {
+    pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 }
@@ -275,7 +309,7 @@ impl ZSocket {
             kind,
             ctx: ctx.clone(),
         };
-        socket.set_linger(ctx.linger_ms())?;
+        socket.set_linger(ctx.linger())?;
         Ok(socket)
     }
 
@@ -406,14 +440,15 @@ impl ZSocket {
         self.send_frame_ref(&mut frame, flags)
     }
 
-    /// Sends a single-frame message.
-    pub fn send<T: Into<ZFrame>>(&self, data: T) -> Result<()> {
-        self.send_frame(data.into(), SendFlags::NONE)
+    /// Sends a single-frame message: anything that becomes a frame ([`IntoFrame`]: buffers,
+    /// text, frames, and typed values as [`ZMsg::append`] writes them).
+    pub fn send<T: IntoFrame>(&self, data: T) -> Result<()> {
+        self.send_frame(data.into_frame(), SendFlags::NONE)
     }
 
     /// Sends one frame with more to follow.
-    pub fn send_more<T: Into<ZFrame>>(&self, data: T) -> Result<()> {
-        self.send_frame(data.into(), SendFlags::MORE)
+    pub fn send_more<T: IntoFrame>(&self, data: T) -> Result<()> {
+        self.send_frame(data.into_frame(), SendFlags::MORE)
     }
 
     /// Sends a single-frame text message.
@@ -425,7 +460,7 @@ impl ZSocket {
     pub fn send_multipart<I, T>(&self, parts: I) -> Result<()>
     where
         I: IntoIterator<Item = T>,
-        T: Into<ZFrame>,
+        T: IntoFrame,
     {
         let mut parts = parts.into_iter().peekable();
         if parts.peek().is_none() {
@@ -437,7 +472,7 @@ impl ZSocket {
             } else {
                 SendFlags::NONE
             };
-            self.send_frame(part.into(), flags)?;
+            self.send_frame(part.into_frame(), flags)?;
         }
         Ok(())
     }
@@ -472,21 +507,21 @@ impl ZSocket {
     /// more frames of the same message follow.
     pub fn recv_frame(&self) -> Result<ZFrame> {
         let mut frame = ZFrame::new();
-        self.recv_frame_into(&mut frame, false)?;
+        self.recv_frame_into(&mut frame, RecvFlags::NONE)?;
         Ok(frame)
     }
 
     /// Receives one frame if one is waiting, else returns [`Error::Again`] at once.
     pub fn recv_frame_dontwait(&self) -> Result<ZFrame> {
         let mut frame = ZFrame::new();
-        self.recv_frame_into(&mut frame, true)?;
+        self.recv_frame_into(&mut frame, RecvFlags::DONTWAIT)?;
         Ok(frame)
     }
 
     /// Receives into an existing frame, replacing its content (reuses the `zmq_msg_t`).
     #[inline]
-    pub fn recv_frame_into(&self, frame: &mut ZFrame, dontwait: bool) -> Result<()> {
-        let flags = if dontwait { zmsg_sys::ZMQ_DONTWAIT } else { 0 };
+    pub fn recv_frame_into(&self, frame: &mut ZFrame, flags: RecvFlags) -> Result<()> {
+        let flags = flags.bits();
         // SAFETY: raw is a live socket; frame holds an initialised message that libzmq
         // releases before storing the received content.
         let rc = unsafe { zmsg_sys::zmq_msg_recv(frame.raw_mut(), self.raw, flags) };
@@ -523,23 +558,23 @@ impl ZSocket {
     /// Receives a whole multipart message.
     pub fn recv_msg(&self) -> Result<ZMsg> {
         let mut msg = ZMsg::new();
-        self.recv_msg_into(&mut msg, false)?;
+        self.recv_msg_into(&mut msg, RecvFlags::NONE)?;
         Ok(msg)
     }
 
     /// Receives a whole message if one is waiting, else returns [`Error::Again`] at once.
     pub fn recv_msg_dontwait(&self) -> Result<ZMsg> {
         let mut msg = ZMsg::new();
-        self.recv_msg_into(&mut msg, true)?;
+        self.recv_msg_into(&mut msg, RecvFlags::DONTWAIT)?;
         Ok(msg)
     }
 
     /// Receives a whole message, appending its frames to `msg` (which is cleared first). Reusing
     /// one `ZMsg` avoids an allocation per message in hot loops.
-    pub fn recv_msg_into(&self, msg: &mut ZMsg, dontwait: bool) -> Result<()> {
+    pub fn recv_msg_into(&self, msg: &mut ZMsg, flags: RecvFlags) -> Result<()> {
         msg.clear();
         let mut frame = ZFrame::new();
-        self.recv_frame_into(&mut frame, dontwait)?;
+        self.recv_frame_into(&mut frame, flags)?;
         if frame.more() {
             // One allocation for the usual envelope + header + body, rather than growing twice.
             msg.reserve(8);
@@ -552,7 +587,7 @@ impl ZSocket {
             }
             frame = ZFrame::new();
             // Once the first part has arrived, the rest are already there: never blocks.
-            self.recv_frame_into(&mut frame, false)?;
+            self.recv_frame_into(&mut frame, RecvFlags::NONE)?;
         }
     }
 
@@ -569,7 +604,7 @@ impl ZSocket {
     fn skip_rest(&self) -> Result<()> {
         let mut frame = ZFrame::new();
         loop {
-            self.recv_frame_into(&mut frame, false)?;
+            self.recv_frame_into(&mut frame, RecvFlags::NONE)?;
             if !frame.more() {
                 return Ok(());
             }
@@ -730,7 +765,7 @@ mod tests {
     #[test]
     fn recv_timeout_is_again() {
         let pull = ZSocket::new_pull("@inproc://timeout-test").unwrap();
-        pull.set_rcvtimeo(10).unwrap();
+        pull.set_rcvtimeo(Some(Duration::from_millis(10))).unwrap();
         assert!(pull.recv_frame().unwrap_err().is_again());
         assert!(pull.recv_frame_dontwait().unwrap_err().is_again());
     }

@@ -74,7 +74,7 @@
 //!   `Rc<RefCell<_>>` is needed.
 //! - Register the ROUTER socket with [`LoopCtx::add_reader`] and keep its [`ReaderId`] in the
 //!   state; any handler (a heartbeat timer, a ticket) reaches the socket to send with
-//!   [`LoopCtx::socket`]. Receive with `recv_msg_into(&mut buffer, true)` in a loop until
+//!   [`LoopCtx::socket`]. Receive with `recv_msg_into(&mut buffer, RecvFlags::DONTWAIT)` in a loop until
 //!   [`Error::Again`] to drain a burst in one call, reusing one buffer.
 //! - Give every peer a ticket ([`LoopCtx::add_ticket`], one delay for all, e.g. the heartbeat
 //!   expiry) and [`LoopCtx::reset_ticket`] it whenever the peer is heard from: O(1) per message.
@@ -106,7 +106,7 @@
 //! ctx.set_ticket_delay(Duration::from_millis(20)); // peers expire after 20 ms of silence
 //! broker.router = ctx.add_reader(router, |broker, ctx, id| {
 //!     loop {
-//!         match ctx.socket(id).expect("registered").recv_msg_into(&mut broker.buffer, true) {
+//!         match ctx.socket(id).expect("registered").recv_msg_into(&mut broker.buffer, RecvFlags::DONTWAIT) {
 //!             Ok(()) => {}
 //!             Err(Error::Again) => return Ok(()),
 //!             Err(err) => return Err(err),

@@ -21,6 +21,7 @@
 //! workers are raw DEALER echo loops, which send an MDP client request back as a valid reply.
 //! One more row shows the proxy with bare DEALER clients (two frames per message, no MDP).
 
+use zmsg::RecvFlags;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -344,8 +345,8 @@ fn raw_client(
     window: Duration,
 ) -> Result<Tally> {
     let socket = ZSocket::new(SocketType::Dealer)?;
-    socket.set_linger(0)?;
-    socket.set_rcvtimeo(10_000)?;
+    socket.set_linger(Some(Duration::ZERO))?;
+    socket.set_rcvtimeo(Some(Duration::from_millis(10_000)))?;
     socket.connect(endpoint)?;
     let send = |socket: &ZSocket| -> Result<()> {
         socket.send_frame(ZFrame::new(), SendFlags::MORE)?;
@@ -354,7 +355,7 @@ fn raw_client(
     };
     let mut reply = ZMsg::new();
     send(&socket)?;
-    socket.recv_msg_into(&mut reply, false)?;
+    socket.recv_msg_into(&mut reply, RecvFlags::NONE)?;
     barrier.wait();
     let mut tally = Tally::default();
     let end = Instant::now() + window;
@@ -364,7 +365,7 @@ fn raw_client(
         outstanding += 1;
     }
     while outstanding > 0 {
-        socket.recv_msg_into(&mut reply, false)?;
+        socket.recv_msg_into(&mut reply, RecvFlags::NONE)?;
         outstanding -= 1;
         if Instant::now() <= end {
             tally.record(rtt_us(reply.last()));
@@ -415,14 +416,14 @@ impl Workers {
         };
         for _ in 0..count {
             let socket = ZSocket::new(SocketType::Dealer)?;
-            socket.set_linger(0)?;
-            socket.set_rcvtimeo(100)?;
+            socket.set_linger(Some(Duration::ZERO))?;
+            socket.set_rcvtimeo(Some(Duration::from_millis(100)))?;
             socket.connect(endpoint)?;
             let stop = flag.clone();
             workers.threads.push(std::thread::spawn(move || {
                 let mut msg = ZMsg::new();
                 while !stop.load(Ordering::Relaxed) {
-                    match socket.recv_msg_into(&mut msg, false) {
+                    match socket.recv_msg_into(&mut msg, RecvFlags::NONE) {
                         Ok(()) => {
                             if let Err(err) = socket.send_msg_ref(&mut msg, SendFlags::NONE) {
                                 eprintln!("mdp_bench: raw echo worker failed: {err}");
@@ -575,7 +576,7 @@ fn serve_proxy() -> Result<()> {
 fn serve_idle_workers(endpoint: &str, count: usize, services: usize, first: usize) -> Result<()> {
     let ctx = ZContext::new()?;
     ctx.set_max_sockets(i32::try_from(count + 16)?)?;
-    ctx.set_linger_ms(200);
+    ctx.set_linger(Some(Duration::from_millis(200)));
     let mut sockets = Vec::with_capacity(count);
     for n in 0..count {
         let socket = ctx.socket(SocketType::Dealer)?;

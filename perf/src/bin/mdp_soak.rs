@@ -269,7 +269,7 @@ fn rss_kib(pid: u32) -> u64 {
 
 fn dealer(endpoint: &str) -> ZSocket {
     let socket = ZSocket::new(SocketType::Dealer).expect("socket");
-    socket.set_linger(0).expect("linger");
+    socket.set_linger(Some(Duration::ZERO)).expect("linger");
     socket.connect(endpoint).expect("connect");
     socket
 }
