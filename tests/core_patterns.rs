@@ -395,7 +395,9 @@ fn context_terminates_once_all_sockets_are_closed() {
     sockets[0].bind("tcp://127.0.0.1:*").unwrap();
     // Pending outbound data with an unreachable peer: linger must bound the shutdown.
     sockets[1].connect("tcp://127.0.0.1:9").unwrap();
-    sockets[1].set_linger(Some(Duration::from_millis(100))).unwrap();
+    sockets[1]
+        .set_linger(Some(Duration::from_millis(100)))
+        .unwrap();
     sockets[1].send_str("never delivered").unwrap();
     drop(sockets);
     let (done_tx, done_rx) = mpsc::channel();

@@ -4,10 +4,10 @@
 //!
 //! The C side is `tests/c/czmq_cert.c`, compiled here with `cc`.
 
-use std::time::Duration;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use zmsg::{SocketType, ZAuth, ZCert, ZContext};
 
@@ -129,7 +129,9 @@ fn czmq_client_is_authenticated_by_a_zmsg_server() {
     let auth = ZAuth::with_context(&ctx).unwrap();
     auth.configure_curve(ZAuth::ANY_DOMAIN, &clients).unwrap();
     let server = ctx.socket(SocketType::Rep).unwrap();
-    server.set_rcvtimeo(Some(Duration::from_millis(30_000))).unwrap();
+    server
+        .set_rcvtimeo(Some(Duration::from_millis(30_000)))
+        .unwrap();
     server_cert.apply(&server).unwrap();
     server.set_curve_server(true).unwrap();
     let port = server.bind("tcp://127.0.0.1:*").unwrap().port().unwrap();

@@ -118,7 +118,9 @@ fn pyzmq_server_authenticates_a_zmsg_client_from_zmsg_certificates() {
 
     let ctx = ZContext::new().unwrap();
     let client = ctx.socket(SocketType::Req).unwrap();
-    client.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
+    client
+        .set_rcvtimeo(Some(Duration::from_millis(10_000)))
+        .unwrap();
     client.set_linger(Some(Duration::ZERO)).unwrap();
     ZCert::load(&client_file).unwrap().apply(&client).unwrap();
     let server_public = ZCert::load_file(&server_file).unwrap();
@@ -163,7 +165,9 @@ fn zmsg_server_authenticates_a_pyzmq_client_from_pyzmq_certificates() {
     let auth = ZAuth::with_context(&ctx).unwrap();
     auth.configure_curve(ZAuth::ANY_DOMAIN, &clients).unwrap();
     let server = ctx.socket(SocketType::Rep).unwrap();
-    server.set_rcvtimeo(Some(Duration::from_millis(30_000))).unwrap();
+    server
+        .set_rcvtimeo(Some(Duration::from_millis(30_000)))
+        .unwrap();
     server_cert.apply(&server).unwrap();
     server.set_curve_server(true).unwrap();
     let port = server.bind("tcp://127.0.0.1:*").unwrap().port().unwrap();

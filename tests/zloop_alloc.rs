@@ -2,10 +2,10 @@
 //! allocator that only counts on the test's thread while the loop runs, in a test binary of its
 //! own so that no other test shares the allocator.
 
-use zmsg::RecvFlags;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
+use zmsg::RecvFlags;
 
 use zmsg::{Error, TicketId, ZLoop, ZMsg, ZSocket};
 

@@ -631,7 +631,10 @@ impl Worker {
         let socket = ZSocket::new(SocketType::Dealer)?;
         socket.set_linger(Some(Duration::ZERO))?;
         // A reply that cannot be queued for this long means the broker is not reading.
-        socket.set_sndtimeo(Some(self.expiry_span().min(Duration::from_millis(i32::MAX as u64))))?;
+        socket.set_sndtimeo(Some(
+            self.expiry_span()
+                .min(Duration::from_millis(i32::MAX as u64)),
+        ))?;
         apply_curve(
             &socket,
             self.config.curve_server_key.as_ref(),

@@ -5,8 +5,8 @@
 //! command lines, the same socket types and the same printed figures, so a script can run either
 //! and parse both alike.
 
-use zmsg::RecvFlags;
 use std::time::Instant;
+use zmsg::RecvFlags;
 
 use zmsg::{SendFlags, ZContext, ZFrame, ZSocket};
 
@@ -50,6 +50,7 @@ pub fn wrong_size() -> ! {
 }
 
 /// A stopwatch reporting whole microseconds, like `zmq_stopwatch_start`/`zmq_stopwatch_stop`.
+#[derive(Debug)]
 pub struct Stopwatch(Instant);
 
 impl Stopwatch {

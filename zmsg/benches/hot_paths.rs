@@ -3,9 +3,9 @@
 //!
 //! Run with `cargo bench -p zmsg --bench hot_paths` (add `-- <filter>` to pick some).
 
-use zmsg::RecvFlags;
 use std::hint::black_box;
 use std::time::Duration;
+use zmsg::RecvFlags;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};

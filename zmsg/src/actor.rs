@@ -22,9 +22,9 @@
 //! # Ok::<(), zmsg::Error>(())
 //! ```
 
-use std::time::Duration;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use crate::context::ZContext;
 use crate::error::{Error, Result};

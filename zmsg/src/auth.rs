@@ -44,10 +44,10 @@
 //! # Ok::<(), zmsg::Error>(())
 //! ```
 
-use std::time::Duration;
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
+use std::time::Duration;
 use std::time::SystemTime;
 
 use crate::actor::ZActor;
@@ -611,7 +611,9 @@ mod tests {
 
     fn zap_client(ctx: &ZContext) -> ZSocket {
         let client = ctx.socket(SocketType::Req).unwrap();
-        client.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
+        client
+            .set_rcvtimeo(Some(Duration::from_millis(10_000)))
+            .unwrap();
         client.connect(ZAP_ENDPOINT).unwrap();
         client
     }

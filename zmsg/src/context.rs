@@ -6,10 +6,10 @@
 //! through a context get its default linger (1 second unless changed), so a process never hangs on
 //! shutdown because a peer went away, yet messages just sent still get a chance to leave.
 
-use std::time::Duration;
 use std::ffi::c_void;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use crate::error::{check, Result};
 

@@ -523,7 +523,9 @@ mod tests {
         std::thread::spawn(move || {
             let ctx = crate::ZContext::new().unwrap();
             let server = ctx.socket(SocketType::Router).unwrap();
-            server.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
+            server
+                .set_rcvtimeo(Some(Duration::from_millis(10_000)))
+                .unwrap();
             let monitor = ZMonitor::new(&server, MonitorEvents::ALL).unwrap();
             let endpoint = server.bind("tcp://127.0.0.1:*").unwrap();
             // The socket is still monitored: the monitor's pipe must stay read.

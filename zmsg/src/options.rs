@@ -560,14 +560,26 @@ mod tests {
         assert_eq!(socket.linger().unwrap(), Some(Duration::ZERO));
         socket.set_rcvtimeo(None).unwrap();
         assert_eq!(socket.rcvtimeo().unwrap(), None);
-        socket.set_sndtimeo(Some(Duration::from_millis(1500))).unwrap();
-        assert_eq!(socket.sndtimeo().unwrap(), Some(Duration::from_millis(1500)));
+        socket
+            .set_sndtimeo(Some(Duration::from_millis(1500)))
+            .unwrap();
+        assert_eq!(
+            socket.sndtimeo().unwrap(),
+            Some(Duration::from_millis(1500))
+        );
         socket.set_heartbeat_ivl(Duration::from_secs(2)).unwrap();
         assert_eq!(socket.heartbeat_ivl().unwrap(), Duration::from_secs(2));
-        socket.set_tcp_keepalive_idle(Some(Duration::from_secs(60))).unwrap();
-        assert_eq!(socket.tcp_keepalive_idle().unwrap(), Some(Duration::from_secs(60)));
+        socket
+            .set_tcp_keepalive_idle(Some(Duration::from_secs(60)))
+            .unwrap();
+        assert_eq!(
+            socket.tcp_keepalive_idle().unwrap(),
+            Some(Duration::from_secs(60))
+        );
         // Too long for libzmq's int milliseconds: an error, not a wrapped value.
-        assert!(socket.set_rcvtimeo(Some(Duration::from_secs(u64::MAX))).is_err());
+        assert!(socket
+            .set_rcvtimeo(Some(Duration::from_secs(u64::MAX)))
+            .is_err());
         assert!(!socket.thread_safe().unwrap());
     }
 

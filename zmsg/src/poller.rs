@@ -30,6 +30,14 @@ pub struct ZPoller<'a> {
     _sockets: PhantomData<&'a ZSocket>,
 }
 
+impl std::fmt::Debug for ZPoller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZPoller")
+            .field("items", &self.items.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for ZPoller<'_> {
     fn default() -> Self {
         Self::new()
@@ -194,10 +202,8 @@ mod tests {
         let index = poller.add_fd(fds[0], Events::POLLIN);
         assert_eq!(poller.wait(Some(Duration::from_millis(1))).unwrap(), None);
         // SAFETY: writing one byte from a valid buffer to the pipe's write end.
-        assert_eq!(
-            unsafe { libc::write(fds[1], b"x".as_ptr() as *const _, 1) },
-            1
-        );
+        let written = unsafe { libc::write(fds[1], b"x".as_ptr() as *const _, 1) };
+        assert_eq!(written, 1);
         assert_eq!(
             poller.wait(Some(Duration::from_secs(5))).unwrap(),
             Some(index)

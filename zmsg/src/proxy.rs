@@ -306,7 +306,9 @@ mod tests {
     }
 
     fn bounded(socket: &ZSocket) {
-        socket.set_rcvtimeo(Some(Duration::from_millis(10_000))).unwrap();
+        socket
+            .set_rcvtimeo(Some(Duration::from_millis(10_000)))
+            .unwrap();
         socket.set_linger(Some(Duration::ZERO)).unwrap();
     }
 

@@ -765,7 +765,8 @@ mod tests {
     #[test]
     fn recv_timeout_is_again() {
         let pull = ZSocket::new_pull("@inproc://timeout-test").unwrap();
-        pull.set_rcvtimeo(Some(Duration::from_millis(10))).unwrap();
+        pull.set_rcvtimeo(Some(std::time::Duration::from_millis(10)))
+            .unwrap();
         assert!(pull.recv_frame().unwrap_err().is_again());
         assert!(pull.recv_frame_dontwait().unwrap_err().is_again());
     }

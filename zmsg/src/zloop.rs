@@ -1620,10 +1620,8 @@ mod tests {
         assert!(reactor.ctx().socket(id).is_none());
         guard(reactor.ctx());
         // SAFETY: writing two bytes from a valid buffer to the pipe's write end.
-        assert_eq!(
-            unsafe { libc::write(fds[1], b"xy".as_ptr() as *const _, 2) },
-            2
-        );
+        let written = unsafe { libc::write(fds[1], b"xy".as_ptr() as *const _, 2) };
+        assert_eq!(written, 2);
         reactor.run().unwrap();
         assert_eq!(reactor.state(), b"xy");
         assert!(reactor.ctx().remove_reader(id).is_none());

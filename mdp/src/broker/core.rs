@@ -1232,7 +1232,7 @@ mod tests {
         }
 
         /// What went to workers, decoded: (worker, version, command).
-        fn to_workers(&mut self) -> Vec<(String, Version, WorkerMessage)> {
+        fn take_worker_commands(&mut self) -> Vec<(String, Version, WorkerMessage)> {
             self.take(true)
                 .into_iter()
                 .map(|(peer, msg)| {
@@ -1243,7 +1243,7 @@ mod tests {
         }
 
         /// What went to clients, decoded: (client, version, part, service, body text).
-        fn to_clients(&mut self) -> Vec<(String, Version, Part, String, Vec<String>)> {
+        fn take_client_replies(&mut self) -> Vec<(String, Version, Part, String, Vec<String>)> {
             self.take(false)
                 .into_iter()
                 .map(
@@ -1293,12 +1293,12 @@ mod tests {
         let mut h = Harness::new(config());
         h.ready("w1", Version::V1, "echo", 1);
         h.request("c1", Version::V1, "echo", &["hello", "world"]);
-        let sent = h.to_workers();
+        let sent = h.take_worker_commands();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].0, "w1");
         assert_eq!(requests(&sent), [("c1".into(), "hello,world".into())]);
         h.reply("w1", Version::V1, Part::Final, b"c1", "hi");
-        let replies = h.to_clients();
+        let replies = h.take_client_replies();
         assert_eq!(
             replies,
             [(
@@ -1324,13 +1324,13 @@ mod tests {
             h.advance(Duration::from_millis(500));
             h.worker("alive", Version::V2, WorkerMessage::Heartbeat);
         }
-        let sent = h.to_workers();
+        let sent = h.take_worker_commands();
         assert!(sent.iter().any(|(peer, version, command)| peer == "alive"
             && *version == Version::V2
             && matches!(command, WorkerMessage::Heartbeat)));
         // heartbeat × liveness = 3 s of silence: "quiet" is told DISCONNECT and forgotten.
         h.advance(Duration::from_millis(600));
-        let sent = h.to_workers();
+        let sent = h.take_worker_commands();
         assert!(sent
             .iter()
             .any(|(peer, _, command)| peer == "quiet"
@@ -1352,13 +1352,16 @@ mod tests {
             h.request("c1", Version::V1, "pipe", &[&n.to_string()]);
         }
         // Credit 3: three at the worker, the fourth waits.
-        let held = requests(&h.to_workers());
+        let held = requests(&h.take_worker_commands());
         assert_eq!(held.len(), 3);
         assert_eq!(h.core.stats().queued, 1);
         h.worker("w1", Version::V1, WorkerMessage::Disconnect);
-        assert!(h.to_workers().is_empty(), "no one to resend to yet");
+        assert!(
+            h.take_worker_commands().is_empty(),
+            "no one to resend to yet"
+        );
         h.ready("w2", Version::V2, "pipe", 4);
-        let resent = requests(&h.to_workers());
+        let resent = requests(&h.take_worker_commands());
         let order: Vec<&str> = resent.iter().map(|(_, body)| body.as_str()).collect();
         assert_eq!(order, ["1", "2", "3", "4"]);
         let stats = h.core.stats();
@@ -1373,7 +1376,7 @@ mod tests {
         h.ready("w2", Version::V1, "echo", 1);
         h.net.gone.insert(b"w1".to_vec());
         h.request("c1", Version::V1, "echo", &["x"]);
-        let sent = h.to_workers();
+        let sent = h.take_worker_commands();
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].0, "w2");
         assert_eq!(h.core.stats().workers, 1);
@@ -1388,7 +1391,7 @@ mod tests {
         });
         h.request("c1", Version::V1, "nobody", &["1"]);
         h.request("c2", Version::V2, "nobody", &["2"]);
-        let refused = h.to_clients();
+        let refused = h.take_client_replies();
         assert_eq!(
             refused,
             [(
@@ -1401,7 +1404,7 @@ mod tests {
         );
         h.request("c1", Version::V1, "other", &["3"]);
         h.request("c1", Version::V1, "third", &["4"]);
-        let refused = h.to_clients();
+        let refused = h.take_client_replies();
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].4[0], "429");
         assert_eq!(h.core.stats().total.refused, 2);
@@ -1416,20 +1419,24 @@ mod tests {
         h.ready("w1", Version::V1, "echo", 2);
         h.request("c1", Version::V1, "echo", &["a"]);
         h.request("c1", Version::V1, "echo", &["b"]);
-        h.to_workers();
+        h.take_worker_commands();
         h.net.full.insert(b"c1".to_vec());
         h.reply("w1", Version::V1, Part::Final, b"c1", "A");
         h.reply("w1", Version::V1, Part::Final, b"c1", "B");
-        assert!(h.to_clients().is_empty());
+        assert!(h.take_client_replies().is_empty());
         assert_eq!(h.core.stats().backlog_replies, 2);
         // The pipe drains: both replies go out, oldest first, on the next retry.
         h.net.full.clear();
         h.advance(Duration::from_millis(2));
-        let bodies: Vec<String> = h.to_clients().into_iter().map(|r| r.4[0].clone()).collect();
+        let bodies: Vec<String> = h
+            .take_client_replies()
+            .into_iter()
+            .map(|r| r.4[0].clone())
+            .collect();
         assert_eq!(bodies, ["A", "B"]);
         // A client that takes nothing for the backlog timeout loses its backlog (counted).
         h.request("c1", Version::V1, "echo", &["c"]);
-        h.to_workers();
+        h.take_worker_commands();
         h.net.full.insert(b"c1".to_vec());
         h.reply("w1", Version::V1, Part::Final, b"c1", "C");
         h.advance(Duration::from_secs(6));
@@ -1464,7 +1471,7 @@ mod tests {
         h.worker("mixed", Version::V2, WorkerMessage::Heartbeat);
         h.reply("forger", Version::V1, Part::Final, b"c1", "x");
         let told: Vec<(String, Version)> = h
-            .to_workers()
+            .take_worker_commands()
             .into_iter()
             .filter(|(_, _, command)| matches!(command, WorkerMessage::Disconnect))
             .map(|(peer, version, _)| (peer, version))
@@ -1492,10 +1499,10 @@ mod tests {
         let mut h = Harness::new(config());
         h.ready("w1", Version::V2, "echo", 1);
         h.request("c1", Version::V2, "echo", &["x"]);
-        h.to_workers();
+        h.take_worker_commands();
         h.reply("w1", Version::V2, Part::Partial, b"c2", "forged");
-        assert!(h.to_clients().is_empty());
-        let told = h.to_workers();
+        assert!(h.take_client_replies().is_empty());
+        let told = h.take_worker_commands();
         assert!(
             matches!(told[..], [(ref peer, Version::V2, WorkerMessage::Disconnect)] if peer == "w1")
         );
@@ -1511,13 +1518,13 @@ mod tests {
         let mut h = Harness::new(config());
         h.ready("w1", Version::V2, "count", 1);
         h.request("c1", Version::V2, "count", &["3"]);
-        h.to_workers();
+        h.take_worker_commands();
         for n in ["1", "2"] {
             h.reply("w1", Version::V2, Part::Partial, b"c1", n);
         }
         h.reply("w1", Version::V2, Part::Final, b"c1", "done");
         let got: Vec<(Version, Part, String)> = h
-            .to_clients()
+            .take_client_replies()
             .into_iter()
             .map(|(_, version, part, _, body)| (version, part, body[0].clone()))
             .collect();
@@ -1540,7 +1547,7 @@ mod tests {
         // An MDP/0.1 client of an MDP/0.2 service gets the final reply only, as a REPLY.
         h.ready("w2", Version::V2, "v2svc", 1);
         h.request("old", Version::V1, "v2svc", &["x"]);
-        let sent = h.to_workers();
+        let sent = h.take_worker_commands();
         assert_eq!(
             sent[0].1,
             Version::V2,
@@ -1548,7 +1555,7 @@ mod tests {
         );
         h.reply("w2", Version::V2, Part::Partial, b"old", "p");
         h.reply("w2", Version::V2, Part::Final, b"old", "f");
-        let got = h.to_clients();
+        let got = h.take_client_replies();
         assert_eq!(
             got,
             [(
@@ -1563,9 +1570,9 @@ mod tests {
         // An MDP/0.2 client of an MDP/0.1 service gets the REPLY as its FINAL.
         h.ready("w1", Version::V1, "v1svc", 1);
         h.request("new", Version::V2, "v1svc", &["y"]);
-        assert_eq!(h.to_workers()[0].1, Version::V1);
+        assert_eq!(h.take_worker_commands()[0].1, Version::V1);
         h.reply("w1", Version::V1, Part::Final, b"new", "r");
-        let got = h.to_clients();
+        let got = h.take_client_replies();
         assert_eq!(
             got,
             [(
@@ -1586,7 +1593,7 @@ mod tests {
         h.request("c2", Version::V1, "mmi.service", &["nobody"]);
         h.request("c2", Version::V1, "mmi.nonsense", &["x"]);
         let got: Vec<(String, Version, String)> = h
-            .to_clients()
+            .take_client_replies()
             .into_iter()
             .map(|(peer, version, _, _, body)| (peer, version, body[0].clone()))
             .collect();
@@ -1629,7 +1636,7 @@ mod tests {
         h.request("c1", Version::V1, "ping", &["x"]);
         h.request("c1", Version::V1, "secret", &["x"]);
         h.request("c1", Version::V2, "old", &["x"]);
-        let got = h.to_clients();
+        let got = h.take_client_replies();
         assert_eq!(
             got,
             [(
@@ -1640,10 +1647,13 @@ mod tests {
                 vec!["pong".into()]
             )]
         );
-        assert_eq!(requests(&h.to_workers()), [("c1".into(), "x".into())]);
+        assert_eq!(
+            requests(&h.take_worker_commands()),
+            [("c1".into(), "x".into())]
+        );
         h.reply("w1", Version::V2, Part::Partial, b"c1", "p");
         h.reply("w1", Version::V2, Part::Final, b"c1", "f");
-        let got = h.to_clients();
+        let got = h.take_client_replies();
         // The reply names the service the client asked for; the hook dropped the partial.
         assert_eq!(
             got,

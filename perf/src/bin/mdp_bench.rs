@@ -21,12 +21,12 @@
 //! workers are raw DEALER echo loops, which send an MDP client request back as a valid reply.
 //! One more row shows the proxy with bare DEALER clients (two frames per message, no MDP).
 
-use zmsg::RecvFlags;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier, OnceLock};
 use std::time::{Duration, Instant};
+use zmsg::RecvFlags;
 
 use anyhow::{anyhow, bail, Context, Result};
 use mdp::protocol::{Version, WorkerMessage};
