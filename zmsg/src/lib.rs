@@ -39,6 +39,7 @@ pub mod options;
 pub mod poller;
 pub mod proxy;
 pub mod signal;
+mod slab;
 pub mod socket;
 pub mod value;
 pub mod z85;

@@ -137,55 +137,30 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::slab::{Key, Slab};
 use crate::socket::{Events, ZSocket};
 
 type ReaderFn<S> = Box<dyn FnMut(&mut S, &mut LoopCtx<S>, ReaderId) -> Result<()>>;
 type TimerFn<S> = Box<dyn FnMut(&mut S, &mut LoopCtx<S>, TimerId) -> Result<()>>;
 type TicketFn<S> = Box<dyn FnMut(&mut S, &mut LoopCtx<S>, TicketId) -> Result<()>>;
 
-/// "No slot" in the ticket list.
-const NIL: u32 = u32::MAX;
-
 /// Far enough in the future to mean "never", without overflowing `Instant`.
 const FAR_FUTURE: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
 /// Identifies a reader registered on a [`ZLoop`]. Ids of removed readers never match a later
 /// reader, even one that reuses the same slot. `ReaderId::default()` matches no reader.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
-pub struct ReaderId {
-    slot: u32,
-    gen: u32,
-}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Default)]
+pub struct ReaderId(Key);
 
 /// Identifies a timer registered on a [`ZLoop`]. `TimerId::default()` matches no timer.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
-pub struct TimerId {
-    slot: u32,
-    gen: u32,
-}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Default)]
+pub struct TimerId(Key);
 
 /// Identifies a ticket registered on a [`ZLoop`]. `TicketId::default()` matches no ticket.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
-pub struct TicketId {
-    slot: u32,
-    gen: u32,
-}
-
-macro_rules! impl_default_id {
-    ($($id:ident),*) => {$(
-        impl Default for $id {
-            fn default() -> Self {
-                // Slot NIL is never allocated, so this id never matches anything.
-                $id { slot: NIL, gen: 0 }
-            }
-        }
-    )*};
-}
-impl_default_id!(ReaderId, TimerId, TicketId);
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord, Default)]
+pub struct TicketId(Key);
 
 struct Reader<S> {
-    gen: u32,
-    live: bool,
     /// Left out of the poll set until resumed.
     paused: bool,
     socket: Option<ZSocket>,
@@ -195,8 +170,6 @@ struct Reader<S> {
 }
 
 struct Timer<S> {
-    gen: u32,
-    live: bool,
     delay: Duration,
     /// Firings left; 0 = forever.
     times: usize,
@@ -204,32 +177,24 @@ struct Timer<S> {
     handler: Option<TimerFn<S>>,
 }
 
-/// One scheduled firing in the timer heap; stale when the slot's generation moved on.
+/// One scheduled firing in the timer heap; stale once its timer is removed.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 struct TimerEntry {
     deadline: Instant,
     seq: u64,
-    slot: u32,
-    gen: u32,
+    id: TimerId,
 }
 
 struct Ticket<S> {
-    gen: u32,
-    live: bool,
     /// In the deadline-ordered list (false while the ticket's own handler runs).
     linked: bool,
     armed_at: Instant,
     /// The loop iteration in which the ticket was (re)armed: such tickets do not fire in the
     /// same iteration, so a zero delay cannot spin.
     armed_iter: u64,
-    prev: u32,
-    next: u32,
+    prev: Option<TicketId>,
+    next: Option<TicketId>,
     handler: Option<TicketFn<S>>,
-}
-
-/// A slab slot's generation after it is freed.
-fn next_gen(gen: u32) -> u32 {
-    gen.wrapping_add(1)
 }
 
 fn deadline_after(at: Instant, delay: Duration) -> Instant {
@@ -240,8 +205,7 @@ fn deadline_after(at: Instant, delay: Duration) -> Instant {
 
 /// The registrations of a [`ZLoop`] and its controls, handed to every handler next to the state.
 pub struct LoopCtx<S> {
-    readers: Vec<Reader<S>>,
-    reader_free: Vec<u32>,
+    readers: Slab<Reader<S>>,
     /// Live readers in registration order: the poll set is built from it.
     reader_order: Vec<ReaderId>,
     items: Vec<zmsg_sys::zmq_pollitem_t>,
@@ -250,18 +214,15 @@ pub struct LoopCtx<S> {
     /// The interrupt pipe, polled as the last item (see `crate::signal`), unless nonstop.
     interrupt_item: Option<zmsg_sys::zmq_fd_t>,
 
-    timers: Vec<Timer<S>>,
-    timer_free: Vec<u32>,
-    timer_count: usize,
+    timers: Slab<Timer<S>>,
     timer_seq: u64,
     heap: BinaryHeap<Reverse<TimerEntry>>,
     due: Vec<TimerEntry>,
 
-    tickets: Vec<Ticket<S>>,
-    ticket_free: Vec<u32>,
-    ticket_count: usize,
-    ticket_head: u32,
-    ticket_tail: u32,
+    tickets: Slab<Ticket<S>>,
+    /// The list of armed tickets, in deadline order.
+    ticket_head: Option<TicketId>,
+    ticket_tail: Option<TicketId>,
     ticket_delay: Duration,
 
     now: Instant,
@@ -272,24 +233,19 @@ pub struct LoopCtx<S> {
 impl<S> LoopCtx<S> {
     fn new() -> Self {
         LoopCtx {
-            readers: Vec::new(),
-            reader_free: Vec::new(),
+            readers: Slab::new(),
             reader_order: Vec::new(),
             items: Vec::new(),
             item_ids: Vec::new(),
             items_dirty: false,
             interrupt_item: None,
-            timers: Vec::new(),
-            timer_free: Vec::new(),
-            timer_count: 0,
+            timers: Slab::new(),
             timer_seq: 0,
             heap: BinaryHeap::new(),
             due: Vec::new(),
-            tickets: Vec::new(),
-            ticket_free: Vec::new(),
-            ticket_count: 0,
-            ticket_head: NIL,
-            ticket_tail: NIL,
+            tickets: Slab::new(),
+            ticket_head: None,
+            ticket_tail: None,
             ticket_delay: Duration::from_secs(1),
             now: Instant::now(),
             iteration: 0,
@@ -325,59 +281,31 @@ impl<S> LoopCtx<S> {
         fd: zmsg_sys::zmq_fd_t,
         handler: ReaderFn<S>,
     ) -> ReaderId {
-        let slot = match self.reader_free.pop() {
-            Some(slot) => {
-                let reader = &mut self.readers[slot as usize];
-                reader.live = true;
-                reader.paused = false;
-                reader.socket = socket;
-                reader.fd = fd;
-                reader.handler = Some(handler);
-                slot
-            }
-            None => {
-                self.readers.push(Reader {
-                    gen: 0,
-                    live: true,
-                    paused: false,
-                    socket,
-                    fd,
-                    handler: Some(handler),
-                });
-                (self.readers.len() - 1) as u32
-            }
-        };
-        let id = ReaderId {
-            slot,
-            gen: self.readers[slot as usize].gen,
-        };
+        let id = ReaderId(self.readers.insert(Reader {
+            paused: false,
+            socket,
+            fd,
+            handler: Some(handler),
+        }));
         self.reader_order.push(id);
         self.items_dirty = true;
         id
     }
 
     fn reader(&self, id: ReaderId) -> Option<&Reader<S>> {
-        self.readers
-            .get(id.slot as usize)
-            .filter(|r| r.live && r.gen == id.gen)
+        self.readers.get(id.0)
     }
 
     /// Unregisters a reader (it is not called again, even if it was ready in the current
     /// iteration) and gives its socket back; `None` for fd readers and unknown ids.
     pub fn remove_reader(&mut self, id: ReaderId) -> Option<ZSocket> {
-        self.reader(id)?;
-        let reader = &mut self.readers[id.slot as usize];
-        reader.live = false;
-        reader.gen = next_gen(reader.gen);
-        // Drop the handler unless it is the one running now (then the dispatcher drops it).
-        reader.handler = None;
-        let socket = reader.socket.take();
-        self.reader_free.push(id.slot);
+        // Drops the handler unless it is the one running now (then the dispatcher drops it).
+        let reader = self.readers.remove(id.0)?;
         if let Some(pos) = self.reader_order.iter().position(|r| *r == id) {
             self.reader_order.remove(pos);
         }
         self.items_dirty = true;
-        socket
+        reader.socket
     }
 
     /// Stops polling a reader without removing it: its handler is not called (even if it was
@@ -399,10 +327,9 @@ impl<S> LoopCtx<S> {
     }
 
     fn set_paused(&mut self, id: ReaderId, paused: bool) -> bool {
-        if self.reader(id).is_none() {
+        let Some(reader) = self.readers.get_mut(id.0) else {
             return false;
-        }
-        let reader = &mut self.readers[id.slot as usize];
+        };
         if reader.paused != paused {
             reader.paused = paused;
             self.items_dirty = true;
@@ -422,14 +349,14 @@ impl<S> LoopCtx<S> {
 
     /// The number of registered readers.
     pub fn reader_count(&self) -> usize {
-        self.reader_order.len()
+        self.readers.len()
     }
 
     fn rebuild_items(&mut self) {
         self.items.clear();
         self.item_ids.clear();
         for &id in &self.reader_order {
-            let reader = &self.readers[id.slot as usize];
+            let reader = &self.readers[id.0];
             if reader.paused {
                 continue;
             }
@@ -471,79 +398,43 @@ impl<S> LoopCtx<S> {
     {
         let seq = self.timer_seq;
         self.timer_seq += 1;
-        let handler: TimerFn<S> = Box::new(handler);
-        let slot = match self.timer_free.pop() {
-            Some(slot) => {
-                let timer = &mut self.timers[slot as usize];
-                timer.live = true;
-                timer.delay = delay;
-                timer.times = times;
-                timer.seq = seq;
-                timer.handler = Some(handler);
-                slot
-            }
-            None => {
-                self.timers.push(Timer {
-                    gen: 0,
-                    live: true,
-                    delay,
-                    times,
-                    seq,
-                    handler: Some(handler),
-                });
-                (self.timers.len() - 1) as u32
-            }
-        };
-        let gen = self.timers[slot as usize].gen;
-        self.timer_count += 1;
+        let id = TimerId(self.timers.insert(Timer {
+            delay,
+            times,
+            seq,
+            handler: Some(Box::new(handler)),
+        }));
         self.heap.push(Reverse(TimerEntry {
             deadline: deadline_after(self.now, delay),
             seq,
-            slot,
-            gen,
+            id,
         }));
-        TimerId { slot, gen }
-    }
-
-    fn timer_live(&self, slot: u32, gen: u32) -> bool {
-        self.timers
-            .get(slot as usize)
-            .is_some_and(|t| t.live && t.gen == gen)
-    }
-
-    fn free_timer(&mut self, slot: u32) {
-        let timer = &mut self.timers[slot as usize];
-        timer.live = false;
-        timer.gen = next_gen(timer.gen);
-        timer.handler = None;
-        self.timer_free.push(slot);
-        self.timer_count -= 1;
-        // Lazy deletion leaves stale heap entries; keep them from piling up.
-        if self.heap.len() > 64 && self.heap.len() > 2 * self.timer_count {
-            let timers = &self.timers;
-            self.heap.retain(|Reverse(e)| {
-                timers[e.slot as usize].live && timers[e.slot as usize].gen == e.gen
-            });
-        }
+        id
     }
 
     /// Cancels a timer; returns false if it was not registered (already gone or never was).
     pub fn remove_timer(&mut self, id: TimerId) -> bool {
-        if !self.timer_live(id.slot, id.gen) {
+        // Drops the handler unless it is the one running now (then the dispatcher drops it).
+        if self.timers.remove(id.0).is_none() {
             return false;
         }
-        self.free_timer(id.slot);
+        // Lazy deletion leaves stale heap entries; keep them from piling up.
+        if self.heap.len() > 64 && self.heap.len() > 2 * self.timers.len() {
+            let timers = &self.timers;
+            self.heap
+                .retain(|Reverse(entry)| timers.contains(entry.id.0));
+        }
         true
     }
 
     /// True while `id` is registered.
     pub fn has_timer(&self, id: TimerId) -> bool {
-        self.timer_live(id.slot, id.gen)
+        self.timers.contains(id.0)
     }
 
     /// The number of registered timers.
     pub fn timer_count(&self) -> usize {
-        self.timer_count
+        self.timers.len()
     }
 
     // ----- tickets -----
@@ -566,119 +457,81 @@ impl<S> LoopCtx<S> {
     where
         F: FnMut(&mut S, &mut LoopCtx<S>, TicketId) -> Result<()> + 'static,
     {
-        let handler: TicketFn<S> = Box::new(handler);
-        let slot = match self.ticket_free.pop() {
-            Some(slot) => {
-                let ticket = &mut self.tickets[slot as usize];
-                ticket.live = true;
-                ticket.handler = Some(handler);
-                slot
-            }
-            None => {
-                self.tickets.push(Ticket {
-                    gen: 0,
-                    live: true,
-                    linked: false,
-                    armed_at: self.now,
-                    armed_iter: 0,
-                    prev: NIL,
-                    next: NIL,
-                    handler: Some(handler),
-                });
-                (self.tickets.len() - 1) as u32
-            }
-        };
-        self.ticket_count += 1;
-        self.link_ticket(slot);
-        TicketId {
-            slot,
-            gen: self.tickets[slot as usize].gen,
-        }
-    }
-
-    fn ticket_live(&self, id: TicketId) -> bool {
-        self.tickets
-            .get(id.slot as usize)
-            .is_some_and(|t| t.live && t.gen == id.gen)
+        let id = TicketId(self.tickets.insert(Ticket {
+            linked: false,
+            armed_at: self.now,
+            armed_iter: self.iteration,
+            prev: None,
+            next: None,
+            handler: Some(Box::new(handler)),
+        }));
+        self.link_ticket(id);
+        id
     }
 
     /// Arms the ticket at `now` and appends it at the tail: all tickets share one delay, so the
     /// list stays in deadline order.
-    fn link_ticket(&mut self, slot: u32) {
-        let tail = self.ticket_tail;
-        let ticket = &mut self.tickets[slot as usize];
+    fn link_ticket(&mut self, id: TicketId) {
+        let tail = self.ticket_tail.replace(id);
+        let ticket = &mut self.tickets[id.0];
         ticket.armed_at = self.now;
         ticket.armed_iter = self.iteration;
         ticket.linked = true;
         ticket.prev = tail;
-        ticket.next = NIL;
-        if tail == NIL {
-            self.ticket_head = slot;
-        } else {
-            self.tickets[tail as usize].next = slot;
+        ticket.next = None;
+        match tail {
+            Some(tail) => self.tickets[tail.0].next = Some(id),
+            None => self.ticket_head = Some(id),
         }
-        self.ticket_tail = slot;
     }
 
-    fn unlink_ticket(&mut self, slot: u32) {
-        let ticket = &mut self.tickets[slot as usize];
+    fn unlink_ticket(&mut self, id: TicketId) {
+        let ticket = &mut self.tickets[id.0];
         if !ticket.linked {
             return;
         }
-        let (prev, next) = (ticket.prev, ticket.next);
         ticket.linked = false;
-        ticket.prev = NIL;
-        ticket.next = NIL;
-        if prev == NIL {
-            self.ticket_head = next;
-        } else {
-            self.tickets[prev as usize].next = next;
+        let (prev, next) = (ticket.prev.take(), ticket.next.take());
+        match prev {
+            Some(prev) => self.tickets[prev.0].next = next,
+            None => self.ticket_head = next,
         }
-        if next == NIL {
-            self.ticket_tail = prev;
-        } else {
-            self.tickets[next as usize].prev = prev;
+        match next {
+            Some(next) => self.tickets[next.0].prev = prev,
+            None => self.ticket_tail = prev,
         }
-    }
-
-    fn free_ticket(&mut self, slot: u32) {
-        self.unlink_ticket(slot);
-        let ticket = &mut self.tickets[slot as usize];
-        ticket.live = false;
-        ticket.gen = next_gen(ticket.gen);
-        ticket.handler = None;
-        self.ticket_free.push(slot);
-        self.ticket_count -= 1;
     }
 
     /// Restarts a ticket's delay from now (O(1)). From inside its own handler, this re-arms a
     /// ticket that just fired. Returns false if the ticket is not registered.
     pub fn reset_ticket(&mut self, id: TicketId) -> bool {
-        if !self.ticket_live(id) {
+        if !self.has_ticket(id) {
             return false;
         }
-        self.unlink_ticket(id.slot);
-        self.link_ticket(id.slot);
+        self.unlink_ticket(id);
+        self.link_ticket(id);
         true
     }
 
     /// Cancels a ticket (O(1)); returns false if it was not registered.
     pub fn remove_ticket(&mut self, id: TicketId) -> bool {
-        if !self.ticket_live(id) {
+        if !self.has_ticket(id) {
             return false;
         }
-        self.free_ticket(id.slot);
+        self.unlink_ticket(id);
+        // Drops the handler unless it is the one running now (then the dispatcher drops it).
+        self.tickets.remove(id.0);
         true
     }
 
     /// True while `id` is registered.
     pub fn has_ticket(&self, id: TicketId) -> bool {
-        self.ticket_live(id)
+        self.tickets.contains(id.0)
     }
 
     /// The number of registered tickets.
     pub fn ticket_count(&self) -> usize {
-        self.ticket_count
+        self.tickets.len()
     }
 
     // ----- control -----
@@ -702,29 +555,23 @@ impl<S> LoopCtx<S> {
 
     /// Nothing can ever wake the loop: no polled reader, no timer, no ticket.
     fn is_idle(&self) -> bool {
-        self.timer_count == 0
-            && self.ticket_count == 0
-            && self
-                .reader_order
-                .iter()
-                .all(|id| self.readers[id.slot as usize].paused)
+        self.timers.len() == 0
+            && self.tickets.len() == 0
+            && self.readers.iter().all(|(_, reader)| reader.paused)
     }
 
     /// The earliest timer or ticket deadline, dropping stale timer entries on the way.
     fn next_deadline(&mut self) -> Option<Instant> {
         while let Some(Reverse(top)) = self.heap.peek() {
-            if self.timer_live(top.slot, top.gen) {
+            if self.timers.contains(top.id.0) {
                 break;
             }
             self.heap.pop();
         }
         let timer = self.heap.peek().map(|Reverse(e)| e.deadline);
-        let ticket = (self.ticket_head != NIL).then(|| {
-            deadline_after(
-                self.tickets[self.ticket_head as usize].armed_at,
-                self.ticket_delay,
-            )
-        });
+        let ticket = self
+            .ticket_head
+            .map(|head| deadline_after(self.tickets[head.0].armed_at, self.ticket_delay));
         match (timer, ticket) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -741,11 +588,7 @@ impl<S> LoopCtx<S> {
                 continue;
             }
             let id = self.item_ids[index];
-            let Some(reader) = self
-                .readers
-                .get_mut(id.slot as usize)
-                .filter(|r| r.live && r.gen == id.gen && !r.paused)
-            else {
+            let Some(reader) = self.readers.get_mut(id.0).filter(|r| !r.paused) else {
                 continue;
             };
             let Some(mut handler) = reader.handler.take() else {
@@ -754,11 +597,7 @@ impl<S> LoopCtx<S> {
             let result = handler(state, self, id);
             // Put the handler back unless the reader was removed meanwhile (the slot may even
             // hold a new reader by now: its generation differs).
-            if let Some(reader) = self
-                .readers
-                .get_mut(id.slot as usize)
-                .filter(|r| r.live && r.gen == id.gen)
-            {
+            if let Some(reader) = self.readers.get_mut(id.0) {
                 reader.handler = Some(handler);
             }
             result?;
@@ -777,7 +616,7 @@ impl<S> LoopCtx<S> {
                 break;
             }
             self.heap.pop();
-            if self.timer_live(top.slot, top.gen) {
+            if self.timers.contains(top.id.0) {
                 self.due.push(top);
             }
         }
@@ -795,7 +634,7 @@ impl<S> LoopCtx<S> {
         // Re-queue what a stop or an error kept from firing.
         for i in index..self.due.len() {
             let entry = self.due[i];
-            if self.timer_live(entry.slot, entry.gen) {
+            if self.timers.contains(entry.id.0) {
                 self.heap.push(Reverse(entry));
             }
         }
@@ -804,22 +643,16 @@ impl<S> LoopCtx<S> {
     }
 
     fn fire_timer(&mut self, state: &mut S, entry: TimerEntry) -> Result<()> {
-        if !self.timer_live(entry.slot, entry.gen) {
-            return Ok(()); // removed by an earlier handler of this pass
-        }
-        let Some(mut handler) = self.timers[entry.slot as usize].handler.take() else {
+        let id = entry.id;
+        // None when removed by an earlier handler of this pass.
+        let Some(mut handler) = self.timers.get_mut(id.0).and_then(|t| t.handler.take()) else {
             return Ok(());
         };
-        let id = TimerId {
-            slot: entry.slot,
-            gen: entry.gen,
-        };
         let result = handler(state, self, id);
-        if self.timer_live(entry.slot, entry.gen) {
-            let now = self.now;
-            let timer = &mut self.timers[entry.slot as usize];
+        let now = self.now;
+        if let Some(timer) = self.timers.get_mut(id.0) {
             if timer.times == 1 {
-                self.free_timer(entry.slot); // that was its last firing; drops nothing running
+                self.remove_timer(id); // that was its last firing; drops nothing running
             } else {
                 if timer.times > 1 {
                     timer.times -= 1;
@@ -832,8 +665,7 @@ impl<S> LoopCtx<S> {
                 self.heap.push(Reverse(TimerEntry {
                     deadline,
                     seq: timer.seq,
-                    slot: entry.slot,
-                    gen: entry.gen,
+                    id,
                 }));
             }
         }
@@ -841,30 +673,25 @@ impl<S> LoopCtx<S> {
     }
 
     fn dispatch_tickets(&mut self, state: &mut S) -> Result<()> {
-        while self.ticket_head != NIL {
-            let slot = self.ticket_head;
-            let ticket = &self.tickets[slot as usize];
+        while let Some(id) = self.ticket_head {
+            let ticket = &self.tickets[id.0];
             if ticket.armed_iter == self.iteration
                 || deadline_after(ticket.armed_at, self.ticket_delay) > self.now
             {
                 break;
             }
-            let id = TicketId {
-                slot,
-                gen: ticket.gen,
-            };
-            self.unlink_ticket(slot);
-            let Some(mut handler) = self.tickets[slot as usize].handler.take() else {
-                self.free_ticket(slot);
+            self.unlink_ticket(id);
+            let Some(mut handler) = self.tickets[id.0].handler.take() else {
+                self.tickets.remove(id.0);
                 continue;
             };
             let result = handler(state, self, id);
-            if self.ticket_live(id) {
-                if self.tickets[slot as usize].linked {
+            if let Some(ticket) = self.tickets.get_mut(id.0) {
+                if ticket.linked {
                     // The handler reset its own ticket: it stays, with its handler.
-                    self.tickets[slot as usize].handler = Some(handler);
+                    ticket.handler = Some(handler);
                 } else {
-                    self.free_ticket(slot);
+                    self.tickets.remove(id.0);
                 }
             }
             result?;
@@ -880,8 +707,8 @@ impl<S> fmt::Debug for LoopCtx<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LoopCtx")
             .field("readers", &self.reader_count())
-            .field("timers", &self.timer_count)
-            .field("tickets", &self.ticket_count)
+            .field("timers", &self.timers.len())
+            .field("tickets", &self.tickets.len())
             .field("ticket_delay", &self.ticket_delay)
             .field("stopped", &self.stopped)
             .finish()
@@ -1493,7 +1320,7 @@ mod tests {
                 stop_when_both_new(&log.borrow(), ctx);
                 Ok(())
             });
-            assert_eq!(new.slot, id.slot);
+            assert_eq!(new.0.index(), id.0.index());
             assert_ne!(new, id);
             Ok(())
         });
@@ -1507,7 +1334,7 @@ mod tests {
                 stop_when_both_new(&log.borrow(), ctx);
                 Ok(())
             });
-            assert_eq!(new.slot, id.slot);
+            assert_eq!(new.0.index(), id.0.index());
             Ok(())
         });
         guard(ctx);
