@@ -88,7 +88,7 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use zmsg::{Error, ReaderId, TicketId, ZLoop, ZMsg, ZSocket};
+//! use zmsg::{Error, RecvFlags, ReaderId, TicketId, ZLoop, ZMsg, ZSocket};
 //! use std::collections::HashMap;
 //!
 //! struct Broker {
