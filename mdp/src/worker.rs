@@ -257,6 +257,7 @@ enum Inbound {
 /// While the application handles a request the worker sends no heartbeats by itself (MDP/0.1
 /// workers are single-threaded): call [`Worker::heartbeat`] now and then from long work, or keep
 /// requests shorter than the broker's expiry (heartbeat × liveness).
+#[must_use = "dropping a Worker sends DISCONNECT and closes its connection"]
 pub struct Worker {
     endpoint: String,
     service: String,

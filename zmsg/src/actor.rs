@@ -31,6 +31,7 @@ use crate::error::{Error, Result};
 use crate::socket::{SocketType, ZSocket};
 
 /// A background thread with a PAIR pipe to its owner.
+#[must_use = "dropping a ZActor stops its thread"]
 pub struct ZActor {
     pipe: Option<ZSocket>,
     thread: Option<JoinHandle<Result<()>>>,

@@ -76,6 +76,7 @@ const RESERVED_PROPERTIES: [&str; 5] = [
 ];
 
 /// A ZAP authentication handler running in a background actor.
+#[must_use = "dropping a ZAuth stops the ZAP handler"]
 pub struct ZAuth {
     commands: mpsc::Sender<Command>,
     actor: ZActor,
@@ -694,7 +695,7 @@ mod tests {
         let first = ZAuth::with_context(&ctx).unwrap();
         assert!(ZAuth::with_context(&ctx).is_err());
         drop(first);
-        ZAuth::with_context(&ctx).expect("the endpoint is free again");
+        let _again = ZAuth::with_context(&ctx).expect("the endpoint is free again");
     }
 
     #[test]

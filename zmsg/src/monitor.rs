@@ -240,6 +240,7 @@ impl fmt::Display for MonitorEvent {
 static NEXT_MONITOR: AtomicU64 = AtomicU64::new(0);
 
 /// Receives a socket's events; see the [module documentation](self).
+#[must_use = "dropping a ZMonitor stops monitoring"]
 pub struct ZMonitor {
     /// `None` only after `into_socket`.
     pipe: Option<ZSocket>,

@@ -75,6 +75,7 @@ const BATCH: usize = 256;
 /// The proxy never blocks on a send: when one side cannot take a message (no peer, high-water
 /// mark), the proxy holds it and stops reading from the other side until it can, so it stays
 /// responsive to its commands. Messages a ROUTER cannot route are dropped, as libzmq does.
+#[must_use = "dropping a ZProxy stops the proxy"]
 pub struct ZProxy {
     actor: ZActor,
     frontend: Vec<BoundEndpoint>,
