@@ -3,7 +3,7 @@
 //! that it stays flat after warm-up. A benchmark, not a test: it prints a table and a summary.
 //!
 //! ```text
-//! cargo build --release -p mdp --bin mdp-broker -p zmsg-perf --bin mdp_soak
+//! cargo build --release -p zmsg-mdp-cli --bin mdp-broker -p zmsg-perf --bin mdp_soak
 //! target/release/mdp_soak [--requests 1000000] [--clients 4] [--window 1000] [--workers 4]
 //!                         [--size 64] [--greedy 0] [--interval-ms 500] [--broker PATH]
 //!                         [-- MDP-BROKER-ARGS...]
@@ -236,7 +236,7 @@ fn start_broker(path: &str, extra: &[String]) -> (Child, String) {
         .spawn()
         .unwrap_or_else(|err| {
             eprintln!(
-                "mdp_soak: cannot start {path}: {err}\n(build it: cargo build --release -p mdp --bin mdp-broker)"
+                "mdp_soak: cannot start {path}: {err}\n(build it: cargo build --release -p zmsg-mdp-cli --bin mdp-broker)"
             );
             std::process::exit(1);
         });
