@@ -26,4 +26,4 @@ pub use broker::{
 pub use client::{Client, ClientConfig, ClientReply};
 pub use error::{Error, Result};
 pub use protocol::{Part, RefusalCode, Version};
-pub use worker::{HandlerReply, Request, StopHandle, Worker, WorkerConfig};
+pub use worker::{HandlerError, HandlerReply, Request, StopHandle, Worker, WorkerConfig};

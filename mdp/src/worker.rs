@@ -127,25 +127,28 @@ impl Request {
 /// registers again on a new connection; a broker that resends the requests of departed workers
 /// (as `mdp::Broker` does) gives the request to another worker.
 pub trait HandlerReply {
-    /// The reply, `Ok(None)` to decline, or `Err(reason)` to decline and log why.
-    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String>;
+    /// The reply, `Ok(None)` to decline, or `Err(why)` to decline and log why.
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, HandlerError>;
 }
 
+/// Why a handler declined a request: any error (`std::io::Error`, `anyhow::Error`, a `String`...).
+pub type HandlerError = Box<dyn std::error::Error + Send + Sync>;
+
 impl HandlerReply for ZMsg {
-    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String> {
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, HandlerError> {
         Ok(Some(self))
     }
 }
 
 impl HandlerReply for Option<ZMsg> {
-    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String> {
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, HandlerError> {
         Ok(self)
     }
 }
 
-impl<E: fmt::Display> HandlerReply for std::result::Result<ZMsg, E> {
-    fn into_reply(self) -> std::result::Result<Option<ZMsg>, String> {
-        self.map(Some).map_err(|err| err.to_string())
+impl<E: Into<HandlerError>> HandlerReply for std::result::Result<ZMsg, E> {
+    fn into_reply(self) -> std::result::Result<Option<ZMsg>, HandlerError> {
+        self.map(Some).map_err(Into::into)
     }
 }
 
@@ -570,7 +573,7 @@ impl Worker {
                 Ok(None) => self.decline(&request, "the handler declined the request")?,
                 Err(reason) => {
                     tracing::warn!(service = %self.service, %reason, "handler failed");
-                    self.decline(&request, &reason)?;
+                    self.decline(&request, &reason.to_string())?;
                 }
             }
         }
@@ -902,10 +905,12 @@ mod tests {
     #[test]
     fn handler_replies() {
         let body: ZMsg = ["a"].into_iter().collect();
-        assert_eq!(body.clone().into_reply(), Ok(Some(body.clone())));
-        assert_eq!(None::<ZMsg>.into_reply(), Ok(None));
+        assert_eq!(body.clone().into_reply().unwrap(), Some(body.clone()));
+        assert_eq!(None::<ZMsg>.into_reply().unwrap(), None);
         let failed: std::result::Result<ZMsg, String> = Err("boom".into());
-        assert_eq!(failed.into_reply(), Err("boom".to_string()));
+        assert_eq!(failed.into_reply().unwrap_err().to_string(), "boom");
+        let io: std::result::Result<ZMsg, std::io::Error> = Err(std::io::Error::other("disk"));
+        assert_eq!(io.into_reply().unwrap_err().to_string(), "disk");
     }
 
     #[test]
