@@ -385,6 +385,9 @@ fn mtrelay() {
 fn syncpub_syncsub() {
     let _ports = fixed_ports();
     let publisher = Proc::spawn("syncpub", &["3", "10000"]);
+    // Bound before it says so: a subscriber's one-second wait for its subscription then starts
+    // with the publisher there, however slowly the publisher started.
+    publisher.wait_for("Waiting for subscribers", 1);
     let subscribers: Vec<_> = (0..3).map(|_| Proc::spawn("syncsub", &[])).collect();
     for subscriber in subscribers {
         assert_eq!(subscriber.success(), "Received 10000 updates\n");
@@ -707,6 +710,14 @@ fn mdbroker_mdworker_mdclient_mdclient2_mmiecho() {
     assert!(
         lookup.contains("Lookup echo service: 200") || lookup.contains("Lookup echo service: 404"),
         "{lookup}"
+    );
+    // mdclient gives up after three 2.5 s tries: let a worker register first, however slowly
+    // the workers start.
+    assert!(
+        support::wait_until(LIMIT, || Proc::spawn("mmiecho", &[])
+            .success()
+            .contains("Lookup echo service: 200")),
+        "the echo service never registered"
     );
     let client = Proc::spawn("mdclient", &["5"]).success();
     assert!(client.contains("5 requests/replies processed"), "{client}");

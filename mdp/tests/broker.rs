@@ -40,10 +40,12 @@ fn config() -> BrokerConfig {
     config
 }
 
-/// Heartbeat 100 ms, liveness 3: workers that go silent are purged after 300 ms.
+/// Heartbeat 100 ms, liveness 10: workers that go silent are purged after 1 s, while a peer
+/// that answers heartbeats survives a test thread that is held up for most of a second.
 fn fast_config() -> BrokerConfig {
     let mut config = config();
     config.heartbeat = Duration::from_millis(100);
+    config.liveness = 10;
     config
 }
 
@@ -112,16 +114,21 @@ impl Peer {
         let msg = self
             .worker_recv(WAIT)
             .expect("a REQUEST reaches the worker");
-        assert!(msg.len() >= 6, "REQUEST has 6+ frames: {msg:?}");
-        assert!(msg[0].is_empty());
-        assert_eq!(msg[1], WORKER);
-        assert_eq!(msg[2], [REQUEST]);
-        assert!(msg[4].is_empty());
-        (msg[3].clone(), msg[5..].to_vec())
+        parse_request(msg)
     }
 
+    /// Waits for DISCONNECT. HEARTBEATs sent before the broker forgot this peer are skipped but
+    /// not answered: an answer would reach a broker that no longer knows the peer, and count as
+    /// one more unexpected command.
     fn expect_disconnect(&self) {
-        let msg = self.worker_recv(WAIT).expect("DISCONNECT reaches the peer");
+        let deadline = Instant::now() + WAIT;
+        let msg = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let msg = self.recv(left).expect("DISCONNECT reaches the peer");
+            if msg.len() != 3 || msg[2] != [HEARTBEAT] {
+                break msg;
+            }
+        };
         assert_eq!(msg, [b"".to_vec(), WORKER.to_vec(), vec![DISCONNECT]]);
     }
 
@@ -153,6 +160,34 @@ impl Peer {
     fn mmi(&self, service: &str, arg: &str) -> Frames {
         self.request(service, &[arg.as_bytes()]);
         self.expect_reply(service)
+    }
+}
+
+/// (client address, body) of a REQUEST message.
+fn parse_request(msg: Frames) -> (Vec<u8>, Frames) {
+    assert!(msg.len() >= 6, "REQUEST has 6+ frames: {msg:?}");
+    assert!(msg[0].is_empty());
+    assert_eq!(msg[1], WORKER);
+    assert_eq!(msg[2], [REQUEST]);
+    assert!(msg[4].is_empty());
+    (msg[3].clone(), msg[5..].to_vec())
+}
+
+/// Waits until one of two registered workers gets a REQUEST (answering HEARTBEATs meanwhile,
+/// which either may get first); returns (the one that got it, the other, (client, body)).
+fn first_request<'a>(a: &'a Peer, b: &'a Peer) -> (&'a Peer, &'a Peer, (Vec<u8>, Frames)) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "no REQUEST reached either worker"
+        );
+        if let Some(msg) = a.worker_recv(Duration::from_millis(20)) {
+            return (a, b, parse_request(msg));
+        }
+        if let Some(msg) = b.worker_recv(Duration::from_millis(20)) {
+            return (b, a, parse_request(msg));
+        }
     }
 }
 
@@ -400,19 +435,35 @@ fn ready_options_are_checked_and_credit_is_capped() {
 fn silent_workers_expire_and_mmi_follows_live_workers() {
     let (broker, endpoint) = spawn(fast_config());
     let client = Peer::new(&endpoint);
-    let worker = Peer::new(&endpoint);
+    let mut worker = Peer::new(&endpoint);
     worker.ready("fleeting");
-    // Alive (answering heartbeats, registering again if purged) until MMI has seen it...
+    let expiries = || {
+        broker
+            .stats()
+            .unwrap()
+            .services
+            .get("fleeting")
+            .map_or(0, |s| s.worker_expiries)
+    };
+    // Alive (answering heartbeats) until MMI has seen it. A held-up test thread may get it
+    // purged meanwhile: it then registers again from a new socket, so that nothing addressed to
+    // the purged one (a late DISCONNECT) can be mistaken for what follows. The expiries are
+    // counted before MMI is asked: an expiry after that count can only be of the peer that MMI
+    // then reports.
+    let mut expired_before = 0;
     assert!(wait_until(WAIT, || {
         while let Some(msg) = worker.recv(Duration::ZERO) {
-            match msg[2][..] {
-                [HEARTBEAT] => worker.send(&[b"", WORKER, &[HEARTBEAT]]),
-                _ => worker.ready("fleeting"),
+            if msg[2] == [HEARTBEAT] {
+                worker.send(&[b"", WORKER, &[HEARTBEAT]]);
+            } else {
+                worker = Peer::new(&endpoint);
+                worker.ready("fleeting");
+                break;
             }
         }
+        expired_before = expiries();
         client.mmi("mmi.service", "fleeting") == frames(&["200"])
     }));
-    let expired_before = broker.stats().unwrap().services["fleeting"].worker_expiries;
     // ...then silent: it is purged, and told DISCONNECT.
     let msg = loop {
         let msg = worker.recv(WAIT).expect("HEARTBEATs, then DISCONNECT");
@@ -422,8 +473,7 @@ fn silent_workers_expire_and_mmi_follows_live_workers() {
     };
     assert_eq!(msg, [b"".to_vec(), WORKER.to_vec(), vec![DISCONNECT]]);
     assert_eq!(client.mmi("mmi.service", "fleeting"), frames(&["404"]));
-    let expired = broker.stats().unwrap().services["fleeting"].worker_expiries;
-    assert_eq!(expired, expired_before + 1);
+    assert_eq!(expiries(), expired_before + 1);
 }
 
 #[test]
@@ -437,23 +487,7 @@ fn worker_disconnect_while_holding_a_request_resends_it() {
     wait_workers(&client, "svc", 2);
     client.request("svc", &[b"payload"]);
     // Whichever worker got it says DISCONNECT; the other one must get the request.
-    let (holder, other) = loop {
-        if a.socket
-            .poll(Events::POLLIN, Some(Duration::from_millis(20)))
-            .unwrap()
-            .contains(Events::POLLIN)
-        {
-            break (&a, &b);
-        }
-        if b.socket
-            .poll(Events::POLLIN, Some(Duration::from_millis(20)))
-            .unwrap()
-            .contains(Events::POLLIN)
-        {
-            break (&b, &a);
-        }
-    };
-    let (_, body) = holder.expect_request();
+    let (holder, other, (_, body)) = first_request(&a, &b);
     assert_eq!(body, frames(&["payload"]));
     holder.send(&[b"", WORKER, &[DISCONNECT]]);
     let (address, body) = other.expect_request();
@@ -597,25 +631,7 @@ fn forged_reply_never_reaches_the_client() {
     second.ready("bank");
     wait_workers(&client, "bank", 2);
     client.request("bank", &[b"again"]);
-    let (holder, other) = loop {
-        if honest
-            .socket
-            .poll(Events::POLLIN, Some(Duration::from_millis(20)))
-            .unwrap()
-            .contains(Events::POLLIN)
-        {
-            break (&honest, &second);
-        }
-        if second
-            .socket
-            .poll(Events::POLLIN, Some(Duration::from_millis(20)))
-            .unwrap()
-            .contains(Events::POLLIN)
-        {
-            break (&second, &honest);
-        }
-    };
-    let (address, _) = holder.expect_request();
+    let (holder, other, (address, _)) = first_request(&honest, &second);
     holder.reply(b"other-client", &[b"wrong"]);
     holder.expect_disconnect();
     let (resent_to, body) = other.expect_request();
@@ -696,6 +712,10 @@ fn mmi_codes_and_extras() {
 fn queued_requests_expire() {
     let mut config = config();
     config.heartbeat = Duration::from_millis(50);
+    // Requests are checked for expiry at each heartbeat; the worker below answers heartbeats
+    // only while it waits for its request, so it gets a liveness that no test thread held up
+    // by a slow machine reaches.
+    config.liveness = 200;
     config.request_expiry = Duration::from_millis(200);
     let (broker, endpoint) = spawn(config);
     let client = Peer::new(&endpoint);
@@ -704,8 +724,11 @@ fn queued_requests_expire() {
     assert_eq!(client.mmi("mmi.queue", "late"), frames(&["200", "0"]));
 
     // A worker that arrives now gets only what is asked now; the client never hears of "first".
+    // It is registered before "second" is sent, so "second" is dispatched as it arrives instead
+    // of waiting in the queue, where it could expire if the worker's READY were slow to come.
     let worker = Peer::new(&endpoint);
     worker.ready("late");
+    wait_workers(&client, "late", 1);
     client.request("late", &[b"second"]);
     let (address, body) = worker.expect_request();
     assert_eq!(body, frames(&["second"]));
