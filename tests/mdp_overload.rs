@@ -499,8 +499,9 @@ fn async_client_turns_a_refusal_into_a_typed_error() {
         Err(mdp::Error::Refused {
             service,
             code,
-            mut body,
+            body,
         }) => {
+            let mut body = body.into_inner();
             assert_eq!(service, "nobody");
             assert_eq!(code, mdp::RefusalCode::QueueFull);
             assert_eq!(body.pop_str().unwrap(), "refused");

@@ -363,7 +363,7 @@ pub(crate) fn refusal(mut body: ZMsg) -> Error {
         Some(code) => Error::Refused {
             service,
             code,
-            body,
+            body: body.into(),
         },
         None => Error::UnexpectedAnswer(format!(
             "a refusal with the unknown code {:?}",
@@ -422,7 +422,7 @@ mod tests {
             } => {
                 assert_eq!(service, "svc");
                 assert_eq!(code, RefusalCode::ClientFull);
-                assert_eq!(body.len(), 1);
+                assert_eq!(body.into_inner().len(), 1);
             }
             other => panic!("{other:?}"),
         }

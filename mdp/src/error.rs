@@ -1,5 +1,7 @@
 //! The error type of the mdp crate, shared by the broker, the worker and the clients.
 
+use sync_wrapper::SyncWrapper;
+
 use crate::protocol::{DecodeError, RefusalCode};
 
 /// An mdp result.
@@ -30,7 +32,8 @@ pub enum Error {
     #[error("unexpected answer: {0}")]
     UnexpectedAnswer(String),
     /// The broker refused the request (flow control, an `mmi.refused` answer). `body` is the
-    /// refused request's body; retry later.
+    /// refused request's body (take it with `body.into_inner()` or [`Error::into_refused_body`]);
+    /// retry later.
     #[error("the broker refused a request for {service:?} (code {code})")]
     Refused {
         /// The service the request was for.
@@ -38,7 +41,7 @@ pub enum Error {
         /// Why: the service's queue is full, or this client has too many requests in flight.
         code: RefusalCode,
         /// The body of the refused request.
-        body: zmsg::ZMsg,
+        body: SyncWrapper<zmsg::ZMsg>,
     },
     /// A configuration value or argument that cannot be used.
     #[error("invalid argument: {0}")]
@@ -63,6 +66,14 @@ impl From<zmsg::Error> for Error {
 }
 
 impl Error {
+    /// The refused request's body, for a [`Error::Refused`]; `None` for other errors.
+    pub fn into_refused_body(self) -> Option<zmsg::ZMsg> {
+        match self {
+            Error::Refused { body, .. } => Some(body.into_inner()),
+            _ => None,
+        }
+    }
+
     /// True for the errors a caller may retry later (timeouts and a missing broker).
     pub fn is_transient(&self) -> bool {
         matches!(
@@ -75,6 +86,12 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn errors_are_send_and_sync() {
+        fn usable_with_anyhow<E: std::error::Error + Send + Sync + 'static>() {}
+        usable_with_anyhow::<Error>();
+    }
 
     #[test]
     fn zmsg_errors_convert() {

@@ -6,6 +6,7 @@
 //! cheaper than a shared allocation. Cloning a large frame shares its buffer (libzmq's reference
 //! counting); cloning a small one copies its few bytes.
 
+use std::cell::UnsafeCell;
 use std::ffi::{c_void, CStr, CString};
 use std::fmt;
 use std::mem::MaybeUninit;
@@ -25,12 +26,19 @@ use crate::error::{check, Error, Result};
 /// assert_eq!(ZFrame::from("hello").to_str().unwrap(), "hello");
 /// ```
 pub struct ZFrame {
-    msg: zmsg_sys::zmq_msg_t,
+    /// The message. An `UnsafeCell` because libzmq writes the *source* of `zmq_msg_copy` (its
+    /// shared flag and reference count) through a pointer made from `&self` in [`Clone`]; the
+    /// cell also makes `ZFrame` `!Sync`, so two threads can never do that to one frame at once.
+    msg: UnsafeCell<zmsg_sys::zmq_msg_t>,
     more: bool,
+    /// The buffer is not ours to write (a [`Bytes`] may be static or shared with other handles):
+    /// [`ZFrame::data_mut`] copies it first, as it does shared frames.
+    borrowed: bool,
 }
 
 // SAFETY: a zmq_msg_t is plain data plus (for large messages) an atomically reference-counted
 // buffer; libzmq allows moving messages between threads. The buffers we hand to libzmq are Send.
+// Not Sync (the UnsafeCell): `&ZFrame` methods may write the message (see `msg`).
 unsafe impl Send for ZFrame {}
 
 impl ZFrame {
@@ -46,8 +54,9 @@ impl ZFrame {
         unsafe { zmsg_sys::zmq_msg_init(msg.as_mut_ptr()) };
         ZFrame {
             // SAFETY: initialised just above.
-            msg: unsafe { msg.assume_init() },
+            msg: UnsafeCell::new(unsafe { msg.assume_init() }),
             more: false,
+            borrowed: false,
         }
     }
 
@@ -57,7 +66,7 @@ impl ZFrame {
         if !data.is_empty() {
             // SAFETY: the fresh message owns data.len() writable bytes that nothing else sees.
             unsafe {
-                let dst = zmsg_sys::zmq_msg_data(&mut frame.msg) as *mut u8;
+                let dst = zmsg_sys::zmq_msg_data(frame.msg.get_mut()) as *mut u8;
                 std::ptr::copy_nonoverlapping(data.as_ptr(), dst, data.len());
             }
         }
@@ -70,7 +79,11 @@ impl ZFrame {
         if size > 0 {
             // SAFETY: the fresh message owns size writable bytes that nothing else sees.
             unsafe {
-                std::ptr::write_bytes(zmsg_sys::zmq_msg_data(&mut frame.msg) as *mut u8, 0, size)
+                std::ptr::write_bytes(
+                    zmsg_sys::zmq_msg_data(frame.msg.get_mut()) as *mut u8,
+                    0,
+                    size,
+                )
             };
         }
         frame
@@ -98,15 +111,16 @@ impl ZFrame {
         }
         ZFrame {
             // SAFETY: initialised just above.
-            msg: unsafe { msg.assume_init() },
+            msg: UnsafeCell::new(unsafe { msg.assume_init() }),
             more: false,
+            borrowed: false,
         }
     }
 
     /// A frame that takes ownership of `owner` and points libzmq at the bytes it holds, without
     /// copying them. `owner` is dropped (on whatever thread releases the last copy) when libzmq is
     /// done with the bytes.
-    fn from_owner<T: AsRef<[u8]> + Send + 'static>(owner: T) -> Self {
+    fn from_owner<T: AsRef<[u8]> + Send + 'static>(owner: T, borrowed: bool) -> Self {
         let len = owner.as_ref().len();
         if len <= Self::INLINE_CAPACITY {
             return Self::copy_from(owner.as_ref());
@@ -133,8 +147,9 @@ impl ZFrame {
         }
         ZFrame {
             // SAFETY: initialised just above.
-            msg: unsafe { msg.assume_init() },
+            msg: UnsafeCell::new(unsafe { msg.assume_init() }),
             more: false,
+            borrowed,
         }
     }
 
@@ -159,8 +174,9 @@ impl ZFrame {
         };
         ZFrame {
             // SAFETY: initialised just above.
-            msg: unsafe { msg.assume_init() },
+            msg: UnsafeCell::new(unsafe { msg.assume_init() }),
             more: false,
+            borrowed: false,
         }
     }
 
@@ -191,10 +207,11 @@ impl ZFrame {
         }
     }
 
-    /// The frame's bytes, writable. A shared (cloned) large frame is unshared first by copying, so
-    /// other copies never see the change.
+    /// The frame's bytes, writable. A shared (cloned) large frame, a constant one
+    /// ([`ZFrame::from_static`]) or one over a [`Bytes`] buffer is copied first, so other copies
+    /// and other handles of the buffer never see the change.
     pub fn data_mut(&mut self) -> &mut [u8] {
-        if self.is_shared() {
+        if self.borrowed || self.is_shared() {
             let mut unshared = Self::copy_from(self.data());
             unshared.more = self.more;
             *self = unshared;
@@ -206,7 +223,7 @@ impl ZFrame {
         // SAFETY: the message is not shared (checked above), so we have exclusive access to its
         // size bytes for as long as &mut self lives.
         unsafe {
-            let ptr = zmsg_sys::zmq_msg_data(&mut self.msg) as *mut u8;
+            let ptr = zmsg_sys::zmq_msg_data(self.msg.get_mut()) as *mut u8;
             std::slice::from_raw_parts_mut(ptr, size)
         }
     }
@@ -215,7 +232,7 @@ impl ZFrame {
     #[inline]
     pub fn len(&self) -> usize {
         // SAFETY: zmq_msg_size only reads the initialised message.
-        unsafe { zmsg_sys::zmq_msg_size(&self.msg) }
+        unsafe { zmsg_sys::zmq_msg_size(self.msg.get()) }
     }
 
     /// True when the frame holds no bytes (an envelope delimiter, for example).
@@ -260,7 +277,7 @@ impl ZFrame {
         let property = CString::new(property).ok()?;
         // SAFETY: the message is initialised; property is NUL-terminated. zmq_msg_gets returns a
         // pointer into the message's metadata, valid while the message lives; we copy it at once.
-        let value = unsafe { zmsg_sys::zmq_msg_gets(&self.msg, property.as_ptr()) };
+        let value = unsafe { zmsg_sys::zmq_msg_gets(self.msg.get(), property.as_ptr()) };
         if value.is_null() {
             return None;
         }
@@ -283,7 +300,7 @@ impl ZFrame {
     #[cfg(feature = "draft")]
     pub fn set_routing_id(&mut self, routing_id: u32) -> Result<()> {
         // SAFETY: the message is initialised and exclusively borrowed.
-        check(unsafe { zmsg_sys::zmq_msg_set_routing_id(&mut self.msg, routing_id) }).map(drop)
+        check(unsafe { zmsg_sys::zmq_msg_set_routing_id(self.msg.get_mut(), routing_id) }).map(drop)
     }
 
     /// The group of a frame received on a DISH socket (draft API).
@@ -308,32 +325,37 @@ impl ZFrame {
         let group =
             CString::new(group).map_err(|_| Error::InvalidArgument("group has NUL".into()))?;
         // SAFETY: the message is initialised and exclusively borrowed; group is NUL-terminated.
-        check(unsafe { zmsg_sys::zmq_msg_set_group(&mut self.msg, group.as_ptr()) }).map(drop)
+        check(unsafe { zmsg_sys::zmq_msg_set_group(self.msg.get_mut(), group.as_ptr()) }).map(drop)
     }
 
     /// True when libzmq shares this frame's buffer with other copies.
     fn is_shared(&self) -> bool {
         // SAFETY: zmq_msg_get only reads the initialised message.
-        unsafe { zmsg_sys::zmq_msg_get(&self.msg, zmsg_sys::ZMQ_SHARED) == 1 }
+        unsafe { zmsg_sys::zmq_msg_get(self.msg.get(), zmsg_sys::ZMQ_SHARED) == 1 }
     }
 
-    /// A raw pointer to the message for libzmq calls that are declared `*mut` but only read.
+    /// A raw pointer to the message for libzmq calls through `&self`: reads, and the writes of
+    /// `zmq_msg_copy` to its source, which the `UnsafeCell` allows (one thread: `!Sync`).
     fn raw_mut_ptr(&self) -> *mut zmsg_sys::zmq_msg_t {
-        &self.msg as *const _ as *mut _
+        self.msg.get()
     }
 
     /// The underlying `zmq_msg_t`, for socket calls inside the crate.
     #[inline]
     pub(crate) fn raw_mut(&mut self) -> &mut zmsg_sys::zmq_msg_t {
-        &mut self.msg
+        self.msg.get_mut()
     }
 
     /// Copies `other` into this frame, sharing large buffers.
     fn copy_of(other: &ZFrame) -> Result<Self> {
         let mut frame = ZFrame::new();
-        // SAFETY: both messages are initialised; zmq_msg_copy shares or copies the content.
-        check(unsafe { zmsg_sys::zmq_msg_copy(&mut frame.msg, other.raw_mut_ptr()) })?;
+        // SAFETY: both messages are initialised; zmq_msg_copy shares or copies the content and
+        // writes the source's shared flag and reference count, which lives in an UnsafeCell that
+        // no other thread can reach (ZFrame is !Sync).
+        check(unsafe { zmsg_sys::zmq_msg_copy(frame.msg.get_mut(), other.raw_mut_ptr()) })?;
         frame.more = other.more;
+        // A shared copy of a borrowed buffer is still not ours to write once the original is gone.
+        frame.borrowed = other.borrowed;
         Ok(frame)
     }
 }
@@ -348,7 +370,7 @@ impl Drop for ZFrame {
     #[inline]
     fn drop(&mut self) {
         // SAFETY: the message was initialised at construction and is closed exactly once, here.
-        unsafe { zmsg_sys::zmq_msg_close(&mut self.msg) };
+        unsafe { zmsg_sys::zmq_msg_close(self.msg.get_mut()) };
     }
 }
 
@@ -415,25 +437,26 @@ impl fmt::Display for ZFrame {
 
 impl From<Vec<u8>> for ZFrame {
     fn from(data: Vec<u8>) -> Self {
-        Self::from_owner(data)
+        Self::from_owner(data, false)
     }
 }
 
 impl From<Box<[u8]>> for ZFrame {
     fn from(data: Box<[u8]>) -> Self {
-        Self::from_owner(data)
+        Self::from_owner(data, false)
     }
 }
 
 impl From<String> for ZFrame {
     fn from(text: String) -> Self {
-        Self::from_owner(text.into_bytes())
+        Self::from_owner(text.into_bytes(), false)
     }
 }
 
 impl From<Bytes> for ZFrame {
+    /// Wraps the buffer without a copy; the frame never writes it ([`ZFrame::data_mut`] copies).
     fn from(data: Bytes) -> Self {
-        Self::from_owner(data)
+        Self::from_owner(data, true)
     }
 }
 
@@ -523,7 +546,7 @@ mod tests {
     #[test]
     fn buffer_released_once_after_last_clone() {
         let drops = Arc::new(AtomicUsize::new(0));
-        let frame = ZFrame::from_owner(Counted(vec![1; 100], drops.clone()));
+        let frame = ZFrame::from_owner(Counted(vec![1; 100], drops.clone()), false);
         let clone = frame.clone();
         drop(frame);
         assert_eq!(drops.load(Ordering::SeqCst), 0);
@@ -538,6 +561,58 @@ mod tests {
         copy.data_mut()[0] = 2;
         assert_eq!(frame.data()[0], 1);
         assert_eq!(copy.data()[0], 2);
+    }
+
+    #[test]
+    fn writing_a_frame_over_bytes_never_writes_the_bytes() {
+        // A static buffer (read-only memory: writing it in place would crash).
+        static DATA: [u8; 100] = [7; 100];
+        let mut frame = ZFrame::from(Bytes::from_static(&DATA));
+        frame.data_mut()[0] = 1;
+        assert_eq!(frame.data()[0], 1);
+        assert_eq!(DATA[0], 7);
+        // A buffer another `Bytes` handle still reads.
+        let shared = Bytes::from(vec![9u8; 100]);
+        let mut frame = ZFrame::from(shared.clone());
+        frame.data_mut()[0] = 1;
+        assert_eq!(shared[0], 9);
+        // A clone of such a frame stays borrowed once the original is gone.
+        let original = ZFrame::from(shared.clone());
+        let mut clone = original.clone();
+        drop(original);
+        clone.data_mut()[1] = 1;
+        assert_eq!(shared[1], 9);
+    }
+
+    #[test]
+    fn large_frames_clone_safely_on_many_threads() {
+        // Each thread owns its frames (ZFrame is Send, not Sync) and clones and drops them while
+        // the others do the same to copies that share the same buffer: libzmq's reference count
+        // is atomic. Run under ThreadSanitizer by scripts/sanitize.
+        let drops = Arc::new(AtomicUsize::new(0));
+        let original = ZFrame::from_owner(Counted(vec![5; 4096], drops.clone()), false);
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let mine = original.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..10_000 {
+                        let copy = mine.clone();
+                        assert_eq!(copy.len(), 4096);
+                        drop(copy);
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let copies: Vec<ZFrame> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(drops.load(Ordering::SeqCst), 0);
+        drop(original);
+        drop(copies);
+        assert_eq!(
+            drops.load(Ordering::SeqCst),
+            1,
+            "the buffer is released exactly once"
+        );
     }
 
     #[test]

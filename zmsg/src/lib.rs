@@ -24,6 +24,34 @@
 //! assert_eq!(client.recv_msg()?.pop::<u32>()?, 5);
 //! # Ok::<(), zmsg::Error>(())
 //! ```
+//!
+//! ## Threads
+//!
+//! Sockets, frames and messages are `Send` (move them to another thread) but not `Sync`: libzmq
+//! sockets must not be used from two threads at once, and cloning a frame writes libzmq's
+//! reference count in the source message. These do not compile:
+//!
+//! ```compile_fail,E0277
+//! fn shared<T: Sync>() {}
+//! shared::<zmsg::ZSocket>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn shared<T: Sync>() {}
+//! shared::<zmsg::ZFrame>();
+//! ```
+//!
+//! ```compile_fail,E0277
+//! fn shared<T: Sync>() {}
+//! shared::<zmsg::ZMsg>();
+//! ```
+//!
+//! ```
+//! fn sendable<T: Send>() {}
+//! sendable::<zmsg::ZSocket>();
+//! sendable::<zmsg::ZFrame>();
+//! sendable::<zmsg::ZMsg>();
+//! ```
 #![deny(missing_docs)]
 
 pub mod actor;
