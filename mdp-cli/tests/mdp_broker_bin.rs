@@ -157,3 +157,128 @@ fn zap_certs_admits_only_known_clients() {
     stop(child);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The next message on `socket` within 10 s, as frames.
+fn next(socket: &ZSocket) -> Vec<Vec<u8>> {
+    assert!(
+        socket
+            .poll(Events::POLLIN, Some(Duration::from_secs(10)))
+            .unwrap()
+            .contains(Events::POLLIN),
+        "nothing arrived within 10 s"
+    );
+    socket
+        .recv_msg()
+        .unwrap()
+        .iter()
+        .map(|f| f.to_vec())
+        .collect()
+}
+
+/// Polls `condition` (every 20 ms, at most 20 s) until it holds.
+fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if condition() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    condition()
+}
+
+/// One `key=value` counter of the broker's `mmi.stats`.
+fn stat(client: &ZSocket, key: &str) -> u64 {
+    client
+        .send_multipart(["", "MDPC01", "mmi.stats", ""])
+        .unwrap();
+    let reply = next(client);
+    reply[4..]
+        .iter()
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")).map(str::to_owned))
+        .unwrap_or_else(|| panic!("no {key} in mmi.stats"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn hostile_peers_meet_the_limits_of_a_running_broker() {
+    let certs = std::env::temp_dir().join(format!("mdp-broker-hostile-{}", std::process::id()));
+    let args = [
+        "--max-services",
+        "5",
+        "--max-message-size",
+        "2000",
+        "--max-resends",
+        "1",
+        "--service-grace-ms",
+        "0",
+    ];
+    let (child, _lines, endpoint, key) = start(&certs, &args);
+    let client = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+
+    // Peers that register ever new services: five are kept, the sixth READY gets DISCONNECT.
+    let squatters: Vec<ZSocket> = (0..5)
+        .map(|n| {
+            let squatter = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+            let service = format!("svc-{n}");
+            squatter
+                .send_multipart([&b""[..], b"MDPW01", &[1], service.as_bytes()])
+                .unwrap();
+            squatter
+        })
+        .collect();
+    assert!(wait_until(|| stat(&client, "services") == 5));
+    let newcomer = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+    newcomer
+        .send_multipart([&b""[..], b"MDPW01", &[1], b"svc-new"])
+        .unwrap();
+    assert_eq!(next(&newcomer), [&b""[..], b"MDPW01", &[5]]);
+    assert_eq!(stat(&client, "over_limit"), 1);
+    // Once they leave, their services are forgotten (grace 0: at the broker's next tick), and
+    // a new one can register.
+    for squatter in &squatters {
+        squatter
+            .send_multipart([&b""[..], b"MDPW01", &[5]])
+            .unwrap();
+    }
+    assert!(wait_until(|| stat(&client, "services") == 0));
+    let newcomer = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+    newcomer
+        .send_multipart([&b""[..], b"MDPW01", &[1], b"svc-new"])
+        .unwrap();
+    assert!(wait_until(|| stat(&client, "services") == 1));
+    assert_eq!(stat(&client, "over_limit"), 1);
+
+    // A request larger than --max-message-size is refused with 413 (the body comes back).
+    let big = vec![7u8; 3000];
+    client
+        .send_multipart([&b""[..], b"MDPC01", b"svc-new", &big[..1000], &big[1000..]])
+        .unwrap();
+    let reply = next(&client);
+    assert_eq!(reply[2], b"mmi.refused");
+    assert_eq!(reply[3], b"413");
+
+    // A poisonous request: every worker that takes it dies. After --max-resends 1 resend the
+    // client is told 504 and no worker gets it again.
+    client
+        .send_multipart([&b""[..], b"MDPC01", b"poison", b"pill"])
+        .unwrap();
+    for _ in 0..2 {
+        let victim = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+        victim
+            .send_multipart([&b""[..], b"MDPW01", &[1], b"poison"])
+            .unwrap();
+        let request = next(&victim);
+        assert_eq!(request[2], [2], "a REQUEST");
+        victim.send_multipart([&b""[..], b"MDPW01", &[5]]).unwrap();
+    }
+    let reply = next(&client);
+    assert_eq!(reply[2], b"mmi.refused");
+    assert_eq!(reply[3], b"504");
+    assert_eq!(stat(&client, "abandoned"), 1);
+
+    stop(child);
+    let _ = std::fs::remove_dir_all(&certs);
+}

@@ -647,8 +647,17 @@ fn ready_credit<'a>(options: impl IntoIterator<Item = &'a ZFrame>) -> Result<u32
 pub enum RefusalCode {
     /// `503`: the service's request queue is full.
     QueueFull,
-    /// `429`: the client has too many requests in flight and replies waiting.
+    /// `429`: the client has too many requests in flight and replies waiting, or they hold too
+    /// many bytes.
     ClientFull,
+    /// `413`: the request is larger than the broker's largest message size.
+    TooLarge,
+    /// `504`: workers were given the request the most times the broker allows and none
+    /// answered (they went away or held it too long); it is not tried again.
+    Abandoned,
+    /// `507`: a broker-wide limit was reached (its memory budget, or its number of clients or
+    /// services).
+    BrokerFull,
 }
 
 impl RefusalCode {
@@ -657,6 +666,9 @@ impl RefusalCode {
         match self {
             RefusalCode::QueueFull => "503",
             RefusalCode::ClientFull => "429",
+            RefusalCode::TooLarge => "413",
+            RefusalCode::Abandoned => "504",
+            RefusalCode::BrokerFull => "507",
         }
     }
 
@@ -665,6 +677,9 @@ impl RefusalCode {
         match text {
             b"503" => Some(RefusalCode::QueueFull),
             b"429" => Some(RefusalCode::ClientFull),
+            b"413" => Some(RefusalCode::TooLarge),
+            b"504" => Some(RefusalCode::Abandoned),
+            b"507" => Some(RefusalCode::BrokerFull),
             _ => None,
         }
     }
@@ -918,7 +933,13 @@ mod tests {
 
     #[test]
     fn refusal_codes_and_mmi() {
-        for code in [RefusalCode::QueueFull, RefusalCode::ClientFull] {
+        for code in [
+            RefusalCode::QueueFull,
+            RefusalCode::ClientFull,
+            RefusalCode::TooLarge,
+            RefusalCode::Abandoned,
+            RefusalCode::BrokerFull,
+        ] {
             assert_eq!(RefusalCode::parse(code.as_str().as_bytes()), Some(code));
         }
         assert_eq!(RefusalCode::parse(b"200"), None);

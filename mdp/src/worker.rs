@@ -489,11 +489,21 @@ impl Worker {
                 match conn.socket.send_msg(msg) {
                     Ok(()) => {}
                     Err(zmsg::Error::Again) => {
+                        // The broker took nothing for heartbeat × liveness: it is not reading.
+                        // Give the connection up, so that the broker (when it recovers) sees this
+                        // worker gone and resends the request, rather than keep a connection on
+                        // which a reply was lost.
                         tracing::warn!(
                             service = %self.service,
-                            "dropping a reply: the broker is not taking messages"
+                            "the broker is not taking messages: reply not sent, reconnecting"
                         );
-                        return Err(Error::Timeout);
+                        let first_delay = self.config.reconnect_min;
+                        self.close(Closed::BrokerDead, first_delay);
+                        return Err(Error::BrokerGone(
+                            "the broker took no message for heartbeat × liveness; the reply was \
+                             not sent and the broker will resend the request"
+                                .into(),
+                        ));
                     }
                     Err(err) => return Err(err.into()),
                 }

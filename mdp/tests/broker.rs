@@ -695,9 +695,11 @@ fn mmi_codes_and_extras() {
             "resends=0",
             "drops=0",
             "refused=0",
+            "abandoned=0",
             "disconnects=0",
             "expiries=0",
-            "worker_expiries=0"
+            "worker_expiries=0",
+            "request_timeouts=0"
         ])
     );
     let total = client.mmi("mmi.stats", "");

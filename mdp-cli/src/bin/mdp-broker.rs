@@ -15,7 +15,7 @@ use clap::Parser;
 use mdp::{Broker, BrokerConfig};
 use zmsg::{ZAuth, ZCert};
 
-/// A Majordomo Protocol (MDP/0.1) broker.
+/// A Majordomo broker (MDP/0.1 and MDP/0.2), with MMI, CURVE and limits on what peers can make it hold.
 #[derive(Debug, Parser)]
 #[command(name = "mdp-broker", version, about)]
 struct Args {
@@ -37,9 +37,38 @@ struct Args {
     /// Requests in flight plus replies waiting for one client; more are refused (`mmi.refused` 429).
     #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_CLIENT_BACKLOG)]
     max_client_backlog: usize,
-    /// Payload bytes of replies waiting for one client before its requests are refused.
+    /// Payload bytes of one client's requests and waiting replies before its requests are refused (429).
     #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_CLIENT_BACKLOG_BYTES)]
     max_client_backlog_bytes: usize,
+    /// The largest request in payload bytes; larger ones are refused (413), larger frames cut the
+    /// connection (ZMQ_MAXMSGSIZE).
+    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_MESSAGE_SIZE)]
+    max_message_size: usize,
+    /// Payload bytes one service queue holds; more are refused (503).
+    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_QUEUE_BYTES)]
+    max_queue_bytes: usize,
+    /// Payload bytes of requests and waiting replies the broker holds in all; more are refused (507).
+    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_MEMORY)]
+    max_memory: usize,
+    /// Services tracked at most; READY for one more gets DISCONNECT, requests are refused (507).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_SERVICES)]
+    max_services: usize,
+    /// Workers registered at most; READY beyond gets DISCONNECT.
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_WORKERS)]
+    max_workers: usize,
+    /// Clients with requests in flight or replies waiting, at most; more are refused (507).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_CLIENTS)]
+    max_clients: usize,
+    /// How long a worker may hold a request before it is disconnected and the request resent,
+    /// in milliseconds (0: for ever).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64)]
+    request_timeout_ms: u64,
+    /// Resends of one request before the client is told it was abandoned (504).
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_RESENDS)]
+    max_resends: u32,
+    /// How long a service without workers or requests is remembered, in milliseconds.
+    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_SERVICE_GRACE.as_millis() as u64)]
+    service_grace_ms: u64,
     /// How long a client may take no reply before its waiting replies are dropped, in milliseconds.
     #[arg(long, value_name = "N", default_value_t = 30_000)]
     client_backlog_timeout_ms: u64,
@@ -83,6 +112,15 @@ fn main() -> Result<()> {
     config.max_client_backlog_bytes = args.max_client_backlog_bytes;
     config.client_backlog_timeout = Duration::from_millis(args.client_backlog_timeout_ms);
     config.max_worker_credit = args.max_worker_credit;
+    config.max_message_size = args.max_message_size;
+    config.max_queue_bytes = args.max_queue_bytes;
+    config.max_memory = args.max_memory;
+    config.max_services = args.max_services;
+    config.max_workers = args.max_workers;
+    config.max_clients = args.max_clients;
+    config.request_timeout = Duration::from_millis(args.request_timeout_ms);
+    config.max_resends = args.max_resends;
+    config.service_grace = Duration::from_millis(args.service_grace_ms);
     config.router_sndhwm = args.sndhwm;
     config.router_rcvhwm = args.rcvhwm;
 

@@ -15,6 +15,7 @@ use zmsg::{ZFrame, ZMsg};
 
 use super::core::{Sent, Transmit};
 use super::Map;
+use crate::protocol::RefusalCode;
 
 /// How often backlogs are retried while any exists.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(1);
@@ -37,6 +38,8 @@ pub(crate) struct Pending {
 pub(crate) struct ClientRecord {
     /// Requests accepted from it and not answered yet (queued or at a worker).
     pub in_flight: usize,
+    /// Payload bytes of those requests.
+    pub request_bytes: usize,
     /// Replies it could not take yet, oldest first.
     pub backlog: VecDeque<Pending>,
     /// Payload bytes in `backlog`.
@@ -49,6 +52,7 @@ impl ClientRecord {
     fn new(now: Instant) -> ClientRecord {
         ClientRecord {
             in_flight: 0,
+            request_bytes: 0,
             backlog: VecDeque::new(),
             bytes: 0,
             stalled_since: now,
@@ -77,30 +81,77 @@ pub(crate) struct Clients {
     pub replies: usize,
     /// Payload bytes in all backlogs.
     pub bytes: usize,
+    /// Payload bytes of all requests in flight (queued or at a worker).
+    pub request_bytes: usize,
+}
+
+/// The limits [`Clients::admit`] enforces.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientLimits {
+    /// Requests in flight plus replies backlogged, per client.
+    pub max: usize,
+    /// Payload bytes of requests in flight plus replies backlogged, per client.
+    pub max_bytes: usize,
+    /// Clients with something in flight or backlogged.
+    pub max_clients: usize,
+    /// Payload bytes of every client's requests and backlogs together.
+    pub max_memory: usize,
 }
 
 impl Clients {
-    /// Takes one more request from `client` unless its in-flight requests plus backlogged
-    /// replies reached `max`, or its backlog holds `max_bytes` or more.
-    pub fn admit(&mut self, client: &[u8], max: usize, max_bytes: usize, now: Instant) -> bool {
+    /// Takes one more request of `bytes` payload bytes from `client`, or says which limit it
+    /// would break: the client's requests in flight plus replies backlogged (`limits.max`), the
+    /// bytes it makes the broker hold (`limits.max_bytes`: its requests and its backlog), the
+    /// number of clients, or the broker's whole budget.
+    pub fn admit(
+        &mut self,
+        client: &[u8],
+        bytes: usize,
+        limits: &ClientLimits,
+        now: Instant,
+    ) -> Result<(), RefusalCode> {
+        if self.request_bytes + self.bytes + bytes > limits.max_memory {
+            return Err(RefusalCode::BrokerFull);
+        }
         if let Some(record) = self.map.get_mut(client) {
-            if record.in_flight + record.backlog.len() >= max || record.bytes >= max_bytes {
-                return false;
+            if record.in_flight + record.backlog.len() >= limits.max
+                || record.request_bytes + record.bytes + bytes > limits.max_bytes
+            {
+                return Err(RefusalCode::ClientFull);
             }
             record.in_flight += 1;
-            return true;
+            record.request_bytes += bytes;
+            self.request_bytes += bytes;
+            return Ok(());
+        }
+        if bytes > limits.max_bytes {
+            return Err(RefusalCode::ClientFull);
+        }
+        if self.map.len() >= limits.max_clients {
+            return Err(RefusalCode::BrokerFull);
         }
         let mut record = ClientRecord::new(now);
         record.in_flight = 1;
+        record.request_bytes = bytes;
+        self.request_bytes += bytes;
         self.map.insert(client.into(), record);
-        true
+        Ok(())
     }
 
-    /// One request of `client` is finished (answered, dropped, refused or expired).
-    pub fn settle(&mut self, client: &[u8]) {
+    /// One request of `client` of `bytes` payload bytes is finished (answered, dropped, refused
+    /// or expired).
+    pub fn settle(&mut self, client: &[u8], bytes: usize) {
         if let Some(record) = self.map.get_mut(client) {
             record.in_flight = record.in_flight.saturating_sub(1);
+            let bytes = bytes.min(record.request_bytes);
+            record.request_bytes -= bytes;
+            self.request_bytes -= bytes;
         }
+    }
+
+    /// Payload bytes the broker holds for clients: requests in flight and backlogged replies.
+    pub fn held_bytes(&self) -> usize {
+        self.request_bytes + self.bytes
     }
 
     /// Whether `client` has replies waiting (new replies must queue behind them).

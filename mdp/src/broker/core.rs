@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use tracing::{debug, trace, warn};
 use zmsg::{ZFrame, ZMsg};
 
-use super::clients::{compact, payload, Clients, Outcome, Pending, FLUSH_INTERVAL};
+use super::clients::{compact, payload, ClientLimits, Clients, Outcome, Pending, FLUSH_INTERVAL};
 use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
@@ -86,8 +86,10 @@ enum Field {
     Resends,
     Drops,
     Refused,
+    Abandoned,
     Disconnects,
     WorkerExpiries,
+    RequestTimeouts,
 }
 
 impl Counters {
@@ -99,6 +101,8 @@ impl Counters {
             Field::Resends => &mut self.resends,
             Field::Drops => &mut self.drops,
             Field::Refused => &mut self.refused,
+            Field::Abandoned => &mut self.abandoned,
+            Field::RequestTimeouts => &mut self.request_timeouts,
             Field::Disconnects => &mut self.disconnects,
             Field::WorkerExpiries => &mut self.worker_expiries,
         };
@@ -117,6 +121,9 @@ enum Gone {
     Unreachable,
     /// Its heartbeat expired: tell it DISCONNECT in case it is alive but late.
     Expired,
+    /// It held a request longer than the request timeout: DISCONNECT, and the request goes to
+    /// another worker.
+    Stuck,
 }
 
 /// The tunables the core needs, checked (a copy of part of [`BrokerConfig`]).
@@ -127,10 +134,17 @@ struct Settings {
     worker_expiry: Duration,
     request_expiry: Duration,
     max_queue: usize,
-    max_client_backlog: usize,
-    max_client_backlog_bytes: usize,
+    max_queue_bytes: usize,
+    max_message_size: usize,
+    clients: ClientLimits,
     client_backlog_timeout: Duration,
     max_worker_credit: u32,
+    max_services: usize,
+    max_workers: usize,
+    /// How long a worker may hold a request (`None`: for ever).
+    request_timeout: Option<Duration>,
+    max_resends: u32,
+    service_grace: Duration,
 }
 
 impl Settings {
@@ -148,9 +162,17 @@ impl Settings {
                 "heartbeat × liveness is too large".into(),
             ));
         };
-        if !sane(config.request_expiry) || !sane(config.client_backlog_timeout) {
+        let durations = [
+            config.request_expiry,
+            config.client_backlog_timeout,
+            config.request_timeout,
+            config.service_grace,
+        ];
+        if !durations.into_iter().all(sane) {
             return Err(Error::InvalidArgument(
-                "request_expiry and client_backlog_timeout must be at most 100 years".into(),
+                "request_expiry, client_backlog_timeout, request_timeout and service_grace must be \
+                 at most 100 years"
+                    .into(),
             ));
         }
         Ok(Settings {
@@ -158,10 +180,21 @@ impl Settings {
             worker_expiry,
             request_expiry: config.request_expiry,
             max_queue: config.max_queue.max(1),
-            max_client_backlog: config.max_client_backlog.max(1),
-            max_client_backlog_bytes: config.max_client_backlog_bytes.max(1),
+            max_queue_bytes: config.max_queue_bytes.max(1),
+            max_message_size: config.max_message_size.max(1),
+            clients: ClientLimits {
+                max: config.max_client_backlog.max(1),
+                max_bytes: config.max_client_backlog_bytes.max(1),
+                max_clients: config.max_clients.max(1),
+                max_memory: config.max_memory.max(1),
+            },
             client_backlog_timeout: config.client_backlog_timeout,
             max_worker_credit: config.max_worker_credit.max(1),
+            max_services: config.max_services.max(1),
+            max_workers: config.max_workers.max(1),
+            request_timeout: (!config.request_timeout.is_zero()).then_some(config.request_timeout),
+            max_resends: config.max_resends,
+            service_grace: config.service_grace,
         })
     }
 }
@@ -204,6 +237,8 @@ pub struct BrokerCore {
     expiries: BinaryHeap<Reverse<(Instant, WorkerKey)>>,
     /// When backlogs were last retried.
     last_flush: Instant,
+    /// The time of the current step (set by every `handle_*` call).
+    now: Instant,
     next_key: WorkerKey,
     next_token: u64,
 }
@@ -236,6 +271,7 @@ impl BrokerCore {
             global: GlobalCounters::default(),
             expiries: BinaryHeap::new(),
             last_flush: now,
+            now,
             next_key: 0,
             next_token: 0,
         })
@@ -265,6 +301,7 @@ impl BrokerCore {
             backlog_clients: self.clients.backlogged_clients(),
             backlog_replies: self.clients.replies,
             backlog_bytes: self.clients.bytes,
+            held_bytes: self.clients.held_bytes(),
         }
     }
 
@@ -283,6 +320,7 @@ impl BrokerCore {
     /// Does what is due at `now`: worker expiry, the heartbeat tick (HEARTBEAT to quiet workers,
     /// expiry of requests that waited too long), and retrying reply backlogs.
     pub fn handle_timeout(&mut self, now: Instant, out: &mut dyn Transmit) -> Result<()> {
+        self.now = now;
         self.expire_workers(now, out)?;
         if now >= self.next_tick {
             self.next_tick = now + self.settings.heartbeat;
@@ -402,6 +440,7 @@ impl BrokerCore {
         if !self.clients.any_backlog() {
             return Ok(());
         }
+        self.now = now;
         self.last_flush = now;
         let timeout = self.settings.client_backlog_timeout;
         let (services, total, global) = (&mut self.services, &mut self.total, &mut self.global);
@@ -461,6 +500,7 @@ impl BrokerCore {
         out: &mut dyn Transmit,
     ) -> Result<()> {
         trace!(frames = msg.len(), "received");
+        self.now = now;
         let Some(sender) = msg.pop_frame() else {
             return Ok(());
         };
@@ -499,26 +539,23 @@ impl BrokerCore {
         service: ZFrame,
         mut body: ZMsg,
     ) -> Result<()> {
-        let admitted = self.clients.admit(
-            client.data(),
-            self.settings.max_client_backlog,
-            self.settings.max_client_backlog_bytes,
-            now,
-        );
-        if !admitted {
+        let bytes = payload(&body);
+        let admitted = if bytes > self.settings.max_message_size {
+            Err(RefusalCode::TooLarge)
+        } else {
+            self.clients
+                .admit(client.data(), bytes, &self.settings.clients, now)
+        };
+        if let Err(code) = admitted {
             self.bump(service.data(), Field::Requests);
-            return self.refuse(
-                out,
-                client,
-                version,
-                service.data(),
-                body,
-                RefusalCode::ClientFull,
-            );
+            if code == RefusalCode::BrokerFull {
+                self.global.over_limit += 1;
+            }
+            return self.refuse(out, client, version, service.data(), body, code);
         }
         if is_mmi(service.data()) {
             self.global.mmi += 1;
-            self.clients.settle(client.data());
+            self.clients.settle(client.data(), bytes);
             let reply = self.mmi(service.data(), &body);
             return self.deliver(out, now, client, version, Part::Final, service, reply, None);
         }
@@ -532,13 +569,13 @@ impl BrokerCore {
             match action {
                 HookAction::Forward => {}
                 HookAction::Drop => {
-                    self.clients.settle(client.data());
+                    self.clients.settle(client.data(), bytes);
                     self.bump(service.data(), Field::Requests);
                     self.bump(service.data(), Field::Drops);
                     return Ok(());
                 }
                 HookAction::Answer(answer) => {
-                    self.clients.settle(client.data());
+                    self.clients.settle(client.data(), bytes);
                     self.bump(service.data(), Field::Requests);
                     let name = service.clone();
                     let count = Some(service.data());
@@ -562,6 +599,9 @@ impl BrokerCore {
             body,
             deadline: now + self.settings.request_expiry,
             reply_service: None,
+            bytes,
+            sent_at: now,
+            resends: 0,
         };
         match target {
             None => self.enqueue(out, service.data(), request, true),
@@ -587,18 +627,30 @@ impl BrokerCore {
         request: Request,
         count_request: bool,
     ) -> Result<()> {
-        if !self.services.contains_key(service) {
-            self.services.insert(service.into(), Service::default());
-        }
+        let full = match self.services.get(service) {
+            Some(record) => {
+                record.requests.len() >= self.settings.max_queue
+                    || record.requests.bytes() + request.bytes > self.settings.max_queue_bytes
+            }
+            None => false,
+        };
+        let refusal = if full {
+            Some(RefusalCode::QueueFull)
+        } else if !self.services.contains_key(service)
+            && self.services.len() >= self.settings.max_services
+        {
+            self.global.over_limit += 1;
+            Some(RefusalCode::BrokerFull)
+        } else {
+            self.services.entry(service.into()).or_default();
+            None
+        };
         if count_request {
             self.bump(service, Field::Requests);
         }
-        let Some(record) = self.services.get_mut(service) else {
-            return Ok(());
-        };
-        if record.requests.len() >= self.settings.max_queue {
-            debug!(service = %String::from_utf8_lossy(service), "queue full, request refused");
-            self.clients.settle(request.client.data());
+        if let Some(code) = refusal {
+            debug!(service = %String::from_utf8_lossy(service), %code, "request refused");
+            self.clients.settle(request.client.data(), request.bytes);
             let asked = request.reply_service.as_deref().unwrap_or(service).to_vec();
             return self.refuse(
                 out,
@@ -606,9 +658,12 @@ impl BrokerCore {
                 request.version,
                 &asked,
                 request.body,
-                RefusalCode::QueueFull,
+                code,
             );
         }
+        let Some(record) = self.services.get_mut(service) else {
+            return Ok(());
+        };
         record.requests.push_back(request);
         self.dispatch(out, service)?;
         // If it has to wait, do not let it pin a receive buffer (see `compact`).
@@ -636,7 +691,7 @@ impl BrokerCore {
             .and_then(|key| self.workers.get(key).map(|worker| (*key, worker)))
         else {
             self.total.drops += 1;
-            self.clients.settle(request.client.data());
+            self.clients.settle(request.client.data(), request.bytes);
             debug!(worker = %hex(identity), "redirect to an unknown worker, request dropped");
             return Ok(());
         };
@@ -646,7 +701,7 @@ impl BrokerCore {
         let service = worker.service.clone();
         match self.services.get_mut(&*service) {
             Some(record) => record.requests.push_front(request),
-            None => self.clients.settle(request.client.data()),
+            None => self.clients.settle(request.client.data(), request.bytes),
         }
         self.dispatch(out, &service)
     }
@@ -696,6 +751,8 @@ impl BrokerCore {
             let Some(worker) = self.workers.get_mut(&key) else {
                 return Ok(());
             };
+            let mut request = request;
+            request.sent_at = self.now;
             worker.in_flight.push_back(request);
             worker.sent_since_tick = true;
             worker.idle_token = None;
@@ -708,7 +765,7 @@ impl BrokerCore {
         self.forget_worker(out, key, Gone::Unreachable)?;
         match self.services.get_mut(&*service) {
             Some(record) => record.requests.push_front(request),
-            None => self.clients.settle(request.client.data()),
+            None => self.clients.settle(request.client.data(), request.bytes),
         }
         Ok(())
     }
@@ -792,6 +849,15 @@ impl BrokerCore {
     ) -> Result<()> {
         if is_mmi(service.data()) {
             return self.unexpected(out, &identity, version, None, "READY for an mmi. service");
+        }
+        let new_service = !self.services.contains_key(service.data());
+        if self.workers.len() >= self.settings.max_workers
+            || (new_service && self.services.len() >= self.settings.max_services)
+        {
+            self.global.over_limit += 1;
+            debug!(worker = %hex(identity.data()), "READY over the worker or service limit, DISCONNECT");
+            return Self::send_command(out, &identity, version, WorkerMessage::Disconnect)
+                .map(drop);
         }
         let credit = credit.clamp(1, self.settings.max_worker_credit);
         let key = self.next_key;
@@ -899,11 +965,11 @@ impl BrokerCore {
                 HookAction::Forward => {}
                 HookAction::Drop => {
                     self.bump(&worker_service, Field::Drops);
-                    return self.reply_done(out, key, &to, request.is_some());
+                    return self.reply_done(out, key, &to, request.as_ref());
                 }
                 HookAction::Answer(answer) => body = answer,
                 HookAction::Redirect(Route::Peer(other)) => {
-                    self.reply_done(out, key, &to, request.is_some())?;
+                    self.reply_done(out, key, &to, request.as_ref())?;
                     to = ZFrame::from(other);
                     return self.deliver(
                         out,
@@ -922,14 +988,17 @@ impl BrokerCore {
                         self.bump(&worker_service, Field::Drops);
                         return Ok(());
                     };
+                    // The client's request goes on as a new one (still in flight, same bytes).
                     let next = Request {
                         client: to,
                         version: to_version,
                         body,
                         deadline: now + self.settings.request_expiry,
                         reply_service: Some(service_frame.data().into()),
+                        bytes: request.bytes,
+                        sent_at: now,
+                        resends: 0,
                     };
-                    drop(request);
                     self.worker_freed(out, key)?;
                     return self.enqueue(out, &other, next, false);
                 }
@@ -937,8 +1006,8 @@ impl BrokerCore {
         }
         let count = Some(&*worker_service);
         let finished = request.is_some();
-        if finished {
-            self.clients.settle(to.data());
+        if let Some(request) = &request {
+            self.clients.settle(to.data(), request.bytes);
         }
         self.deliver(out, now, to, to_version, part, service_frame, body, count)?;
         if finished {
@@ -954,12 +1023,12 @@ impl BrokerCore {
         out: &mut dyn Transmit,
         key: WorkerKey,
         client: &ZFrame,
-        finished: bool,
+        finished: Option<&Request>,
     ) -> Result<()> {
-        if !finished {
+        let Some(request) = finished else {
             return Ok(());
-        }
-        self.clients.settle(client.data());
+        };
+        self.clients.settle(client.data(), request.bytes);
         self.worker_freed(out, key)
     }
 
@@ -970,7 +1039,7 @@ impl BrokerCore {
             return Ok(());
         };
         self.by_identity.remove(worker.identity.data());
-        if matches!(why, Gone::Unexpected | Gone::Expired) {
+        if matches!(why, Gone::Unexpected | Gone::Expired | Gone::Stuck) {
             Self::send_command(
                 out,
                 &worker.identity,
@@ -980,13 +1049,14 @@ impl BrokerCore {
         }
         let field = match why {
             Gone::Expired => Field::WorkerExpiries,
+            Gone::Stuck => Field::RequestTimeouts,
             _ => Field::Disconnects,
         };
         self.bump(&worker.service, field);
         let resend = std::mem::take(&mut worker.in_flight);
         let Some(record) = self.services.get_mut(&*worker.service) else {
             for request in resend {
-                self.clients.settle(request.client.data());
+                self.clients.settle(request.client.data(), request.bytes);
             }
             return Ok(());
         };
@@ -994,9 +1064,19 @@ impl BrokerCore {
         if resend.is_empty() {
             return Ok(());
         }
-        let count = resend.len() as u64;
-        for request in resend.into_iter().rev() {
-            record.requests.push_front(request);
+        // Each request goes back to the front, in order, unless it was given to workers the
+        // most times allowed: then the client is told (one poisonous request must not kill
+        // workers for ever).
+        let mut count = 0;
+        let mut abandoned = Vec::new();
+        for mut request in resend.into_iter().rev() {
+            request.resends += 1;
+            if request.resends > self.settings.max_resends {
+                abandoned.push(request);
+            } else {
+                record.requests.push_front(request);
+                count += 1;
+            }
         }
         Self::count(
             &mut self.services,
@@ -1006,6 +1086,25 @@ impl BrokerCore {
             count,
         );
         debug!(worker = %hex(worker.identity.data()), count, "requests resent");
+        for request in abandoned.into_iter().rev() {
+            debug!(client = %hex(request.client.data()), "request abandoned after its resends");
+            self.bump(&worker.service, Field::Abandoned);
+            self.clients.settle(request.client.data(), request.bytes);
+            let asked = request
+                .reply_service
+                .as_deref()
+                .unwrap_or(&worker.service)
+                .to_vec();
+            let code = RefusalCode::Abandoned;
+            self.refuse(
+                out,
+                request.client,
+                request.version,
+                &asked,
+                request.body,
+                code,
+            )?;
+        }
         self.dispatch(out, &worker.service)
     }
 
@@ -1051,33 +1150,53 @@ impl BrokerCore {
         for key in unreachable {
             self.forget_worker(out, key, Gone::Unreachable)?;
         }
+        if let Some(timeout) = self.settings.request_timeout {
+            let stuck: Vec<WorkerKey> = self
+                .workers
+                .iter()
+                .filter(|(_, worker)| {
+                    worker.in_flight.front().is_some_and(|oldest| {
+                        now.saturating_duration_since(oldest.sent_at) >= timeout
+                    })
+                })
+                .map(|(&key, _)| key)
+                .collect();
+            for key in stuck {
+                debug!(
+                    worker = key,
+                    "worker held a request longer than the request timeout"
+                );
+                self.forget_worker(out, key, Gone::Stuck)?;
+            }
+        }
         self.expire_requests(now);
         self.clients.sweep();
         Ok(())
     }
 
-    /// Discards queued requests past their deadline and forgets services with nothing left.
+    /// Discards queued requests past their deadline and forgets services with nothing left
+    /// (at once if they never had a worker, else after the grace period).
     fn expire_requests(&mut self, now: Instant) {
         let mut expired_total = 0;
         let clients = &mut self.clients;
+        let grace = self.settings.service_grace;
         self.services.retain(|name, service| {
             if !service.requests.is_empty() {
-                let before = service.requests.len();
-                service.requests.retain(|request| {
-                    let keep = request.deadline > now;
-                    if !keep {
-                        clients.settle(request.client.data());
-                    }
-                    keep
-                });
-                let expired = (before - service.requests.len()) as u64;
+                let mut expired = 0u64;
+                service.requests.retain(
+                    |request| request.deadline > now,
+                    |request| {
+                        clients.settle(request.client.data(), request.bytes);
+                        expired += 1;
+                    },
+                );
                 if expired > 0 {
                     debug!(service = %String::from_utf8_lossy(name), expired, "requests expired");
                 }
                 service.counters.expiries += expired;
                 expired_total += expired;
             }
-            !service.is_disposable()
+            !service.is_disposable(now, grace)
         });
         self.total.expiries += expired_total;
     }
@@ -1605,6 +1724,152 @@ mod tests {
                 ("c2".into(), Version::V1, "501".into()),
             ]
         );
+    }
+
+    /// The refusal codes the clients got, in order.
+    fn refusal_codes(h: &mut Harness) -> Vec<String> {
+        h.take_client_replies()
+            .into_iter()
+            .filter(|(_, _, _, service, _)| service == "mmi.refused")
+            .map(|(_, _, _, _, body)| body[0].clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_worker_that_holds_a_request_too_long_loses_it_to_another() {
+        let mut h = Harness::new(BrokerConfig {
+            request_timeout: Duration::from_secs(5),
+            ..config()
+        });
+        h.ready("slow", Version::V1, "echo", 1);
+        h.request("c1", Version::V1, "echo", &["x"]);
+        assert_eq!(h.take_worker_commands().len(), 1);
+        h.ready("fast", Version::V1, "echo", 1);
+        // The slow worker heartbeats (it is alive) but never answers.
+        for _ in 0..6 {
+            h.advance(Duration::from_secs(1));
+            h.worker("slow", Version::V1, WorkerMessage::Heartbeat);
+            h.worker("fast", Version::V1, WorkerMessage::Heartbeat);
+        }
+        let sent = h.take_worker_commands();
+        assert!(sent.iter().any(
+            |(peer, _, command)| peer == "slow" && matches!(command, WorkerMessage::Disconnect)
+        ));
+        let resent: Vec<&String> = sent
+            .iter()
+            .filter(|(_, _, command)| matches!(command, WorkerMessage::Request { .. }))
+            .map(|(peer, _, _)| peer)
+            .collect();
+        assert_eq!(resent, ["fast"]);
+        let stats = h.core.stats();
+        assert_eq!(stats.total.request_timeouts, 1);
+        assert_eq!(stats.total.resends, 1);
+        h.reply("fast", Version::V1, Part::Final, b"c1", "done");
+        assert_eq!(h.take_client_replies()[0].4, ["done"]);
+    }
+
+    #[test]
+    fn a_request_that_kills_every_worker_is_abandoned_after_its_resends() {
+        let mut h = Harness::new(BrokerConfig {
+            max_resends: 2,
+            ..config()
+        });
+        h.request("c1", Version::V2, "fragile", &["poison"]);
+        for n in 0..3 {
+            let worker = format!("w{n}");
+            h.ready(&worker, Version::V1, "fragile", 1);
+            assert_eq!(requests(&h.take_worker_commands()).len(), 1, "try {n}");
+            h.worker(&worker, Version::V1, WorkerMessage::Disconnect);
+        }
+        assert_eq!(refusal_codes(&mut h), ["504"]);
+        let stats = h.core.stats();
+        assert_eq!((stats.total.resends, stats.total.abandoned), (2, 1));
+        assert_eq!((stats.queued, stats.in_flight, stats.held_bytes), (0, 0, 0));
+    }
+
+    #[test]
+    fn services_a_peer_creates_are_forgotten_and_capped() {
+        let mut h = Harness::new(BrokerConfig {
+            max_services: 50,
+            service_grace: Duration::from_secs(5),
+            ..config()
+        });
+        // READY / DISCONNECT for ever new names: each leaves an empty service behind.
+        for n in 0..200 {
+            let worker = format!("w{n}");
+            h.ready(&worker, Version::V1, &format!("svc-{n}"), 1);
+            h.worker(&worker, Version::V1, WorkerMessage::Disconnect);
+        }
+        let refused = h
+            .take_worker_commands()
+            .into_iter()
+            .filter(|(_, _, command)| matches!(command, WorkerMessage::Disconnect))
+            .count();
+        assert_eq!(
+            refused, 150,
+            "READY beyond max_services is answered with DISCONNECT"
+        );
+        assert_eq!(h.core.stats().global.over_limit, 150);
+        assert_eq!(h.core.services.len(), 50);
+        // Requests for unknown names never leave a record behind once refused or expired, and
+        // the service cap refuses them with 507.
+        h.request("c1", Version::V1, "one-more", &["x"]);
+        assert_eq!(refusal_codes(&mut h), ["507"]);
+        // After the grace period the empty services are forgotten.
+        h.advance(Duration::from_secs(7));
+        assert_eq!(h.core.services.len(), 0);
+        h.ready("w-late", Version::V1, "svc-late", 1);
+        assert_eq!(h.core.stats().workers, 1);
+    }
+
+    #[test]
+    fn bytes_are_bounded_per_request_client_queue_and_broker() {
+        let big = "x".repeat(1000);
+        let mut h = Harness::new(BrokerConfig {
+            max_message_size: 1500,
+            max_client_backlog_bytes: 2500,
+            max_queue_bytes: 3500,
+            max_memory: 4500,
+            ..config()
+        });
+        // Too large for the broker at all.
+        h.request("c1", Version::V1, "nobody", &[&big, &big]);
+        assert_eq!(refusal_codes(&mut h), ["413"]);
+        // Queued requests count toward their client's bytes: two fit, the third does not.
+        for _ in 0..3 {
+            h.request("c1", Version::V1, "nobody", &[&big]);
+        }
+        assert_eq!(refusal_codes(&mut h), ["429"]);
+        // The service queue holds at most 3500 bytes: c2's second request would make it 4000.
+        h.request("c2", Version::V1, "nobody", &[&big]);
+        h.request("c2", Version::V1, "nobody", &[&big]);
+        assert_eq!(refusal_codes(&mut h), ["503"]);
+        // The broker's budget (4500) is spent by the 3000 queued plus c3's 1000 elsewhere.
+        h.request("c3", Version::V1, "other", &[&big]);
+        h.request("c4", Version::V1, "other", &[&big]);
+        assert_eq!(refusal_codes(&mut h), ["507"]);
+        let stats = h.core.stats();
+        assert_eq!(stats.held_bytes, 4000);
+        assert_eq!(stats.global.over_limit, 1);
+        // Serving the queue gives the bytes back.
+        h.ready("w1", Version::V1, "nobody", 8);
+        for (client, _) in requests(&h.take_worker_commands()) {
+            h.reply("w1", Version::V1, Part::Final, client.as_bytes(), "ok");
+        }
+        assert_eq!(h.core.stats().held_bytes, 1000);
+    }
+
+    #[test]
+    fn the_number_of_clients_is_capped() {
+        let mut h = Harness::new(BrokerConfig {
+            max_clients: 2,
+            ..config()
+        });
+        for client in ["c1", "c2", "c3"] {
+            h.request(client, Version::V1, "nobody", &["x"]);
+        }
+        assert_eq!(refusal_codes(&mut h), ["507"]);
+        assert_eq!(h.core.stats().clients, 2);
     }
 
     struct Gate;

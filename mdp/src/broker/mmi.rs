@@ -51,9 +51,11 @@ impl BrokerCore {
                         if name.is_empty() {
                             let load = [
                                 ("workers", self.workers.len() as u64),
+                                ("services", self.services.len() as u64),
                                 ("clients", self.clients.map.len() as u64),
                                 ("backlog_replies", self.clients.replies as u64),
                                 ("backlog_bytes", self.clients.bytes as u64),
+                                ("held_bytes", self.clients.held_bytes() as u64),
                             ];
                             for (key, value) in self.global.fields().into_iter().chain(load) {
                                 reply.append(format!("{key}={value}"));

@@ -59,6 +59,25 @@ pub const DEFAULT_CLIENT_BACKLOG_TIMEOUT: Duration = Duration::from_secs(30);
 /// The most requests the broker lets one worker hold at once, by default, whatever credit the
 /// worker asks for (see [`crate::protocol::CREDIT_OPTION`]).
 pub const DEFAULT_MAX_WORKER_CREDIT: u32 = 256;
+/// The largest request the broker takes by default, in payload bytes (16 MiB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 16 << 20;
+/// How many payload bytes one service queue holds by default (256 MiB).
+pub const DEFAULT_MAX_QUEUE_BYTES: usize = 256 << 20;
+/// The broker's whole budget for requests and backlogged replies by default (1 GiB).
+pub const DEFAULT_MAX_MEMORY: usize = 1 << 30;
+/// How many services the broker tracks at most by default.
+pub const DEFAULT_MAX_SERVICES: usize = 10_000;
+/// How many workers may be registered at once by default.
+pub const DEFAULT_MAX_WORKERS: usize = 100_000;
+/// How many clients may have requests in flight or replies waiting at once by default.
+pub const DEFAULT_MAX_CLIENTS: usize = 100_000;
+/// How long a worker may hold a request by default before the broker takes it back.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How many times a request is taken back from a worker and resent, by default, before the
+/// client is told it was abandoned.
+pub const DEFAULT_MAX_RESENDS: u32 = 3;
+/// How long an empty service (no worker, no waiting request) is remembered by default.
+pub const DEFAULT_SERVICE_GRACE: Duration = Duration::from_secs(30);
 /// The ROUTER's send high-water mark (messages per peer), by default.
 pub const DEFAULT_ROUTER_SNDHWM: i32 = 10_000;
 /// The ROUTER's receive high-water mark (messages per peer), by default.
@@ -83,9 +102,37 @@ pub struct BrokerConfig {
     /// its backlog; beyond it the client's requests are refused with `mmi.refused` `429`
     /// (default 100 000). This bounds the client's backlog too.
     pub max_client_backlog: usize,
-    /// Payload bytes one client's reply backlog may hold before its requests are refused
-    /// (default 64 MiB).
+    /// Payload bytes one client may make the broker hold — its requests (queued or at a worker)
+    /// and its backlogged replies — before its requests are refused with `429` (default 64 MiB).
     pub max_client_backlog_bytes: usize,
+    /// The largest request, in payload bytes, the broker takes (default 16 MiB); larger ones are
+    /// refused with `413`. The ROUTER's `ZMQ_MAXMSGSIZE` is set to it too, so a peer that sends a
+    /// larger frame is disconnected by libzmq before the broker holds it.
+    pub max_message_size: usize,
+    /// Payload bytes one service queue may hold before new requests are refused with `503`
+    /// (default 256 MiB).
+    pub max_queue_bytes: usize,
+    /// The broker's budget for requests and backlogged replies, in payload bytes, over all
+    /// clients (default 1 GiB); beyond it requests are refused with `507`.
+    pub max_memory: usize,
+    /// Services tracked at most (default 10 000): a READY for one more is answered with
+    /// DISCONNECT and a request for one more is refused with `507`.
+    pub max_services: usize,
+    /// Workers registered at most (default 100 000); a READY beyond is answered with DISCONNECT.
+    pub max_workers: usize,
+    /// Clients with requests in flight or replies waiting, at most (default 100 000); a request
+    /// from one more is refused with `507`.
+    pub max_clients: usize,
+    /// How long a worker may hold a request (default 30 s; zero: for ever). A worker that holds
+    /// one longer is disconnected and its requests go to other workers. Heartbeats do not extend
+    /// it: a service with longer jobs needs a longer timeout. Checked once per heartbeat.
+    pub request_timeout: Duration,
+    /// How many times a request is taken back from workers (that went away or held it too long)
+    /// and resent before the client gets `mmi.refused` `504` (default 3).
+    pub max_resends: u32,
+    /// How long a service with no worker and no waiting request is remembered (default 30 s);
+    /// one that never had a worker is forgotten at once.
+    pub service_grace: Duration,
     /// How long a client's backlog may stay stuck (the client takes nothing) before it is
     /// dropped and counted (default 30 s).
     pub client_backlog_timeout: Duration,
@@ -132,6 +179,15 @@ impl Default for BrokerConfig {
             max_queue: DEFAULT_MAX_QUEUE,
             max_client_backlog: DEFAULT_MAX_CLIENT_BACKLOG,
             max_client_backlog_bytes: DEFAULT_MAX_CLIENT_BACKLOG_BYTES,
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            max_queue_bytes: DEFAULT_MAX_QUEUE_BYTES,
+            max_memory: DEFAULT_MAX_MEMORY,
+            max_services: DEFAULT_MAX_SERVICES,
+            max_workers: DEFAULT_MAX_WORKERS,
+            max_clients: DEFAULT_MAX_CLIENTS,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_resends: DEFAULT_MAX_RESENDS,
+            service_grace: DEFAULT_SERVICE_GRACE,
             client_backlog_timeout: DEFAULT_CLIENT_BACKLOG_TIMEOUT,
             max_worker_credit: DEFAULT_MAX_WORKER_CREDIT,
             router_sndhwm: DEFAULT_ROUTER_SNDHWM,
@@ -142,6 +198,10 @@ impl Default for BrokerConfig {
         }
     }
 }
+
+/// Bytes a security mechanism adds to a frame on the wire (CURVE: a 16-byte MAC, an 8-byte
+/// nonce, flags and the command name), which `ZMQ_MAXMSGSIZE` counts.
+const MECHANISM_OVERHEAD: usize = 256;
 
 /// How many messages one readable event handles before timers get their turn.
 const BATCH: usize = 256;
@@ -273,6 +333,10 @@ impl Broker {
         router.set_router_mandatory(true)?;
         router.set_sndhwm(config.router_sndhwm)?;
         router.set_rcvhwm(config.router_rcvhwm)?;
+        // libzmq checks each frame as it arrives, encrypted under CURVE (a few dozen bytes of
+        // nonce, MAC and flags more than the payload): allow for that framing.
+        let frame_limit = config.max_message_size.saturating_add(MECHANISM_OVERHEAD);
+        router.set_maxmsgsize(i64::try_from(frame_limit).unwrap_or(i64::MAX))?;
         let public_key = match &config.curve {
             Some(cert) => {
                 router.set_curve_server(true)?;

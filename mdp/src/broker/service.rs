@@ -26,6 +26,78 @@ pub(crate) struct Request {
     /// The service name to put in the client's reply when it differs from the worker's service
     /// (after a hook redirect); `None` in the common case.
     pub reply_service: Option<Box<[u8]>>,
+    /// Payload bytes of `body` (what the request makes the broker hold).
+    pub bytes: usize,
+    /// When it was last sent to a worker (meaningful while a worker holds it).
+    pub sent_at: Instant,
+    /// How many times it was taken back from a worker that went away or held it too long.
+    pub resends: u32,
+}
+
+/// A FIFO of waiting requests that knows how many payload bytes it holds.
+#[derive(Debug, Default)]
+pub(crate) struct Queue {
+    items: VecDeque<Request>,
+    bytes: usize,
+}
+
+impl Queue {
+    /// Adds a new request at the back.
+    pub fn push_back(&mut self, request: Request) {
+        self.bytes += request.bytes;
+        self.items.push_back(request);
+    }
+
+    /// Puts a request back at the front (a resend, or a redirect to a busy worker).
+    pub fn push_front(&mut self, request: Request) {
+        self.bytes += request.bytes;
+        self.items.push_front(request);
+    }
+
+    /// Takes the oldest request.
+    pub fn pop_front(&mut self) -> Option<Request> {
+        let request = self.items.pop_front()?;
+        self.bytes -= request.bytes;
+        Some(request)
+    }
+
+    /// The newest request, to compact its frames while it waits.
+    pub fn back_mut(&mut self) -> Option<&mut Request> {
+        self.items.back_mut()
+    }
+
+    /// Removes the requests `keep` says no to, oldest first, handing each to `removed`.
+    pub fn retain(
+        &mut self,
+        mut keep: impl FnMut(&Request) -> bool,
+        mut removed: impl FnMut(Request),
+    ) {
+        let mut kept = VecDeque::with_capacity(self.items.len());
+        for request in self.items.drain(..) {
+            if keep(&request) {
+                kept.push_back(request);
+            } else {
+                self.bytes -= request.bytes;
+                removed(request);
+            }
+        }
+        self.items = kept;
+    }
+
+    /// How many requests wait.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether none waits.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Payload bytes of the waiting requests.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// One service: its queue of waiting requests and its queue of workers that can take one
@@ -36,7 +108,7 @@ pub(crate) struct Request {
 #[derive(Debug, Default)]
 pub(crate) struct Service {
     /// Waiting requests, oldest first (resent requests go to the front).
-    pub requests: VecDeque<Request>,
+    pub requests: Queue,
     /// Idle workers as `(worker, idle token)`; an entry is stale (skipped) when the worker is gone
     /// or its current idle token differs.
     idle: VecDeque<(WorkerKey, u64)>,
@@ -45,6 +117,9 @@ pub(crate) struct Service {
     /// Whether a worker ever registered; services that never had one are forgotten once their
     /// queue is empty.
     pub ever_had_worker: bool,
+    /// Since when it has had no worker and no waiting request (`None` while it has either);
+    /// such a service is forgotten after the grace period.
+    pub empty_since: Option<Instant>,
     /// This service's counters.
     pub counters: Counters,
 }
@@ -75,9 +150,15 @@ impl Service {
         None
     }
 
-    /// Whether the service has nothing left worth keeping a record for.
-    pub fn is_disposable(&self) -> bool {
-        !self.ever_had_worker && self.workers == 0 && self.requests.is_empty()
+    /// Whether the service has nothing left worth keeping a record for at `now`: no worker, no
+    /// waiting request, and either it never had a worker or it has been empty for `grace`.
+    pub fn is_disposable(&mut self, now: Instant, grace: std::time::Duration) -> bool {
+        if self.workers > 0 || !self.requests.is_empty() {
+            self.empty_since = None;
+            return false;
+        }
+        let since = *self.empty_since.get_or_insert(now);
+        !self.ever_had_worker || now.saturating_duration_since(since) >= grace
     }
 }
 

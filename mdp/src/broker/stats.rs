@@ -20,9 +20,13 @@ pub struct Counters {
     /// Requests or replies dropped: the client or a redirect target was unreachable (also after
     /// waiting in its backlog), its backlog timed out, or a hook said `Drop`.
     pub drops: u64,
-    /// Requests refused with an `mmi.refused` answer: the service queue was full (`503`) or the
-    /// client had too many requests in flight and replies backlogged (`429`).
+    /// Requests refused with an `mmi.refused` answer: the service queue was full (`503`), the
+    /// client was over its limits (`429`), the request was too large (`413`), a broker-wide limit
+    /// was reached (`507`), or it was abandoned after its resends (`504`, also in `abandoned`).
     pub refused: u64,
+    /// Requests given to workers `max_resends + 1` times without an answer, then refused with
+    /// `504`.
+    pub abandoned: u64,
     /// Workers of the service that went away: they sent DISCONNECT, were told to DISCONNECT for an
     /// unexpected command, or could not be reached.
     pub disconnects: u64,
@@ -30,11 +34,14 @@ pub struct Counters {
     pub expiries: u64,
     /// Workers purged because nothing arrived from them for heartbeat × liveness.
     pub worker_expiries: u64,
+    /// Workers disconnected because they held a request longer than the request timeout (the
+    /// request went to another worker).
+    pub request_timeouts: u64,
 }
 
 impl Counters {
     /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
-    pub fn fields(&self) -> [(&'static str, u64); 9] {
+    pub fn fields(&self) -> [(&'static str, u64); 11] {
         [
             ("requests", self.requests),
             ("replies", self.replies),
@@ -42,9 +49,11 @@ impl Counters {
             ("resends", self.resends),
             ("drops", self.drops),
             ("refused", self.refused),
+            ("abandoned", self.abandoned),
             ("disconnects", self.disconnects),
             ("expiries", self.expiries),
             ("worker_expiries", self.worker_expiries),
+            ("request_timeouts", self.request_timeouts),
         ]
     }
 }
@@ -80,11 +89,15 @@ pub struct GlobalCounters {
     /// Partial replies from MDP/0.2 workers not sent on because the client speaks MDP/0.1
     /// (which has one reply per request: it gets the final one).
     pub partials_withheld: u64,
+    /// Commands refused because a broker-wide limit was reached: READY beyond `max_workers` or
+    /// `max_services` (answered with DISCONNECT), requests beyond `max_clients`, `max_services` or
+    /// `max_memory` (refused with `507`).
+    pub over_limit: u64,
 }
 
 impl GlobalCounters {
     /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
-    pub fn fields(&self) -> [(&'static str, u64); 7] {
+    pub fn fields(&self) -> [(&'static str, u64); 8] {
         [
             ("invalid", self.invalid),
             ("unexpected", self.unexpected),
@@ -93,6 +106,7 @@ impl GlobalCounters {
             ("backlog_unreachable", self.backlog_unreachable),
             ("backlog_timeouts", self.backlog_timeouts),
             ("partials_withheld", self.partials_withheld),
+            ("over_limit", self.over_limit),
         ]
     }
 }
@@ -120,6 +134,9 @@ pub struct Stats {
     pub backlog_replies: usize,
     /// Frame payload bytes of those replies.
     pub backlog_bytes: usize,
+    /// Payload bytes the broker holds for clients: requests queued or at a worker, and
+    /// backlogged replies (what `max_memory` bounds).
+    pub held_bytes: usize,
 }
 
 impl fmt::Display for Stats {
@@ -127,7 +144,7 @@ impl fmt::Display for Stats {
         write!(
             f,
             "workers={} queued={} clients={} in_flight={} backlog_clients={} backlog_replies={} \
-             backlog_bytes={} {}",
+             backlog_bytes={} held_bytes={} {}",
             self.workers,
             self.queued,
             self.clients,
@@ -135,6 +152,7 @@ impl fmt::Display for Stats {
             self.backlog_clients,
             self.backlog_replies,
             self.backlog_bytes,
+            self.held_bytes,
             self.total,
         )?;
         for (name, value) in self.global.fields() {
@@ -158,8 +176,8 @@ mod tests {
         };
         assert_eq!(
             counters.to_string(),
-            "requests=3 replies=2 partials=0 resends=0 drops=1 refused=0 disconnects=0 expiries=0 \
-             worker_expiries=0"
+            "requests=3 replies=2 partials=0 resends=0 drops=1 refused=0 abandoned=0 disconnects=0 \
+             expiries=0 worker_expiries=0 request_timeouts=0"
         );
         assert_eq!(counters.fields()[1], ("replies", 2));
     }
