@@ -754,7 +754,7 @@ impl BrokerCore {
             let mut request = request;
             request.sent_at = self.now;
             worker.in_flight.push_back(request);
-            worker.sent_since_tick = true;
+            worker.last_sent = self.now;
             worker.idle_token = None;
             if worker.has_credit() {
                 self.make_idle(key);
@@ -879,7 +879,7 @@ impl BrokerCore {
                 in_flight: VecDeque::new(),
                 credit: credit as usize,
                 idle_token: None,
-                sent_since_tick: false,
+                last_sent: now,
             },
         );
         let record = self.services.entry(service.into()).or_default();
@@ -1136,15 +1136,22 @@ impl BrokerCore {
     fn tick(&mut self, now: Instant, out: &mut dyn Transmit) -> Result<()> {
         let mut unreachable = Vec::new();
         for (&key, worker) in self.workers.iter_mut() {
-            if std::mem::take(&mut worker.sent_since_tick) {
+            // Something sent within the last half interval stands for this tick's HEARTBEAT:
+            // the worker then hears from the broker at least every 1.5 intervals, so even a
+            // liveness of 2 never declares a live broker dead.
+            if now.saturating_duration_since(worker.last_sent) < self.settings.heartbeat / 2 {
                 continue;
             }
             let mut msg = WorkerMessage::Heartbeat.encode(worker.version);
             msg.push_frame(worker.identity.clone());
             // A full pipe means the worker is busy reading: no harm, it is alive.
-            if out.send(&mut msg)? == Sent::Gone {
-                debug!(worker = %hex(worker.identity.data()), "heartbeat failed");
-                unreachable.push(key);
+            match out.send(&mut msg)? {
+                Sent::Yes => worker.last_sent = now,
+                Sent::Full => {}
+                Sent::Gone => {
+                    debug!(worker = %hex(worker.identity.data()), "heartbeat failed");
+                    unreachable.push(key);
+                }
             }
         }
         for key in unreachable {
@@ -1486,6 +1493,31 @@ mod tests {
         let stats = h.core.stats();
         assert_eq!(stats.total.resends, 3);
         assert_eq!(stats.total.disconnects, 1);
+    }
+
+    #[test]
+    fn a_worker_hears_from_the_broker_at_least_every_one_and_a_half_intervals() {
+        // With liveness 2, a HEARTBEAT skipped because a request went out just after the
+        // previous tick would leave the worker two intervals without news: dead by its clock.
+        let mut h = Harness::new(BrokerConfig {
+            liveness: 2,
+            ..config()
+        });
+        h.ready("w1", Version::V1, "echo", 1);
+        h.advance(Duration::from_millis(1010)); // just after the first tick (1 s)
+        h.take_worker_commands();
+        h.request("c1", Version::V1, "echo", &["x"]);
+        let mut last_heard = h.now;
+        for _ in 0..40 {
+            h.advance(Duration::from_millis(100));
+            h.worker("w1", Version::V1, WorkerMessage::Heartbeat);
+            if !h.take_worker_commands().is_empty() {
+                let gap = h.now - last_heard;
+                assert!(gap <= Duration::from_millis(1500), "silent for {gap:?}");
+                last_heard = h.now;
+            }
+        }
+        assert!(h.now - last_heard <= Duration::from_millis(1500));
     }
 
     #[test]

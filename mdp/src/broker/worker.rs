@@ -33,9 +33,9 @@ pub(crate) struct WorkerRecord {
     /// `Some(token)` while it can take another request; matches the worker's entry in its
     /// service's idle queue.
     pub idle_token: Option<u64>,
-    /// Whether the broker sent it anything since the last heartbeat tick (then no HEARTBEAT is
-    /// needed this tick).
-    pub sent_since_tick: bool,
+    /// When the broker last sent it anything (a HEARTBEAT is only needed when that is more than
+    /// half an interval ago).
+    pub last_sent: Instant,
 }
 
 impl WorkerRecord {
