@@ -57,6 +57,7 @@ use crate::context::ZContext;
 use crate::error::{Error, Result};
 use crate::msg::ZMsg;
 use crate::poller::ZPoller;
+use crate::signal::{retry_after, OnInterrupt};
 use crate::socket::{SocketType, ZSocket};
 use crate::z85;
 
@@ -378,7 +379,7 @@ impl AuthState {
                     handler.send_msg(reply)?;
                 }
                 Ok(_) => {}
-                Err(Error::Interrupted) => {}
+                Err(err) if retry_after(&err, OnInterrupt::KeepRunning) => {}
                 Err(Error::Terminated) => return Ok(()),
                 Err(err) => return Err(err),
             }

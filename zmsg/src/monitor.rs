@@ -35,6 +35,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::msg::ZMsg;
+use crate::signal::{retry_after, OnInterrupt};
 use crate::socket::{Events, SocketType, ZSocket};
 
 /// A set of socket events to monitor (libzmq's `ZMQ_EVENT_*` bits).
@@ -367,7 +368,7 @@ impl Drop for ZMonitor {
                                 return;
                             }
                         }
-                        Err(Error::Interrupted) => {}
+                        Err(err) if retry_after(&err, OnInterrupt::KeepRunning) => {}
                         Err(_) => return,
                     }
                 }

@@ -21,6 +21,7 @@ use std::marker::PhantomData;
 use std::time::Duration;
 
 use crate::error::{check, Result};
+use crate::signal::{retry_after, OnInterrupt};
 use crate::socket::{Events, ZSocket};
 
 /// Waits on sockets and file descriptors. Items are identified by the index `add` returned.
@@ -96,7 +97,17 @@ impl<'a> ZPoller<'a> {
     /// [`crate::install_interrupt_handler`], a Ctrl-C ends the wait with
     /// [`crate::Error::Interrupted`] even if it lands just before the poll starts.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<usize> {
-        let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i64::MAX as u128) as i64);
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            match self.poll_once(crate::socket::poll_timeout_ms(deadline)) {
+                // Another signal than an interrupt: wait on for what is left of the timeout.
+                Err(err) if retry_after(&err, OnInterrupt::Stop) => {}
+                result => return result,
+            }
+        }
+    }
+
+    fn poll_once(&mut self, timeout_ms: i64) -> Result<usize> {
         for item in &mut self.items {
             item.revents = 0;
         }

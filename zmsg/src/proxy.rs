@@ -23,6 +23,7 @@ use std::time::Duration;
 use crate::actor::{is_term, ZActor};
 use crate::error::{check, Error, Result};
 use crate::msg::ZMsg;
+use crate::signal::{retry_after, OnInterrupt};
 use crate::socket::{BoundEndpoint, Events, SendFlags, SocketType, ZSocket};
 
 /// Runs libzmq's built-in proxy (`zmq_proxy`) in the calling thread: every message from
@@ -200,7 +201,8 @@ fn run_proxy(pipe: &ZSocket, front: &ZSocket, back: &ZSocket) -> Result<()> {
         let rc = unsafe { zmsg_sys::zmq_poll(items.as_mut_ptr(), 3, -1) };
         if rc == -1 {
             match Error::last() {
-                Error::Interrupted => continue,
+                // Stopped through its pipe, never by a signal.
+                err if retry_after(&err, OnInterrupt::KeepRunning) => continue,
                 err => return Err(err),
             }
         }

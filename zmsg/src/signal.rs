@@ -6,13 +6,23 @@
 //! `ZPoller` poll next to their sockets. A flag alone has a race: a signal that lands after a loop
 //! checked the flag but before it entered `zmq_poll` interrupts nothing, and the poll could then
 //! wait forever. The pipe stays readable until [`reset_interrupted`], so no poll can miss it.
+//!
+//! **One policy for every other signal.** A call that a signal interrupts (`EINTR`) is retried,
+//! with what is left of its timeout, unless the interrupted flag is set: a profiler's SIGPROF or
+//! an application's own SIGCHLD or SIGUSR1 handler never stops a socket call, a poll, a `ZLoop`,
+//! a proxy, an actor or an `mdp::Worker`.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
+use crate::error::Error;
+
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
-/// The interrupt pipe's ends, -1 until [`install_interrupt_handler`] made it.
+/// The interrupt pipe's read end, -1 until [`install_interrupt_handler`] made it.
 static WAKE_READ: AtomicI32 = AtomicI32::new(-1);
-static WAKE_WRITE: AtomicI32 = AtomicI32::new(-1);
+
+/// The interrupt pipe's write end, for [`raise_interrupted`] (the signal handler has its own).
+#[cfg(unix)]
+static WAKE_WRITE: std::sync::OnceLock<std::os::unix::net::UnixStream> = std::sync::OnceLock::new();
 
 /// The read end of the interrupt pipe, readable once the process was interrupted; `None` until
 /// [`install_interrupt_handler`] ran. Poll it next to your sockets in a custom event loop.
@@ -21,93 +31,82 @@ pub fn interrupt_fd() -> Option<zmsg_sys::zmq_fd_t> {
     (fd >= 0).then_some(fd as zmsg_sys::zmq_fd_t)
 }
 
-/// Marks the process interrupted: the flag, and a byte in the interrupt pipe. Async-signal-safe.
-fn mark_interrupted() {
-    INTERRUPTED.store(true, Ordering::Relaxed);
-    #[cfg(unix)]
-    {
-        let fd = WAKE_WRITE.load(Ordering::Relaxed);
-        if fd >= 0 {
-            // SAFETY: write(2) of one byte from a valid buffer is async-signal-safe; the pipe is
-            // non-blocking, so a full pipe (already readable) just makes this a no-op.
-            unsafe { libc::write(fd, b"!".as_ptr() as *const libc::c_void, 1) };
-        }
-    }
-}
-
 /// True once SIGINT or SIGTERM arrived after [`install_interrupt_handler`].
 pub fn interrupted() -> bool {
-    INTERRUPTED.load(Ordering::Relaxed)
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// Who is asking [`retry_after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnInterrupt {
+    /// An application call (send, recv, poll, `ZPoller`, `ZLoop`): SIGINT/SIGTERM stop it.
+    Stop,
+    /// A thread that its owner stops through a pipe (actors, steerable proxies, a non-stop
+    /// `ZLoop`): no signal stops it.
+    KeepRunning,
+}
+
+/// The one place that decides what a call that failed with `err` does when `err` is `EINTR`:
+/// retry when the signal was not an interrupt (a profiler's SIGPROF, an application's SIGCHLD or
+/// SIGUSR1 handler), give up with [`Error::Interrupted`] once SIGINT/SIGTERM set the flag
+/// (unless `who` keeps running). `send`, `recv`, `poll`, `ZPoller`, `ZLoop`, the proxy and the
+/// actors all ask it. Any other error is never retried.
+pub(crate) fn retry_after(err: &Error, who: OnInterrupt) -> bool {
+    matches!(err, Error::Interrupted) && (who == OnInterrupt::KeepRunning || !interrupted())
 }
 
 /// Clears the interrupted flag and empties the interrupt pipe (for programs that handle one
 /// Ctrl-C and go on).
 pub fn reset_interrupted() {
-    INTERRUPTED.store(false, Ordering::Relaxed);
+    INTERRUPTED.store(false, Ordering::SeqCst);
     #[cfg(unix)]
-    {
-        let fd = WAKE_READ.load(Ordering::Acquire);
-        if fd >= 0 {
-            let mut buffer = [0u8; 64];
-            // SAFETY: reading into a valid buffer from our non-blocking pipe until it is empty.
-            while unsafe { libc::read(fd, buffer.as_mut_ptr() as *mut libc::c_void, buffer.len()) }
-                > 0
-            {}
-        }
+    if let Some(read) = read_end() {
+        use std::io::Read;
+        let mut buffer = [0u8; 64];
+        while matches!((&read).read(&mut buffer), Ok(n) if n > 0) {}
+        std::mem::forget(read); // the descriptor stays open for the process
     }
 }
 
-/// Makes the interrupt pipe once: non-blocking, closed on exec.
+/// The read end as a stream (not owned: callers forget it after use).
 #[cfg(unix)]
-fn make_pipe() -> std::io::Result<()> {
-    static MADE: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
-    let mut made = MADE.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if *made {
-        return Ok(());
-    }
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: pipe writes two new descriptors into the array; fcntl only sets their flags.
-    unsafe {
-        if libc::pipe(fds.as_mut_ptr()) != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        for fd in fds {
-            libc::fcntl(
-                fd,
-                libc::F_SETFL,
-                libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
-            );
-            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
-        }
-    }
-    WAKE_WRITE.store(fds[1], Ordering::Release);
-    WAKE_READ.store(fds[0], Ordering::Release);
-    *made = true;
-    Ok(())
+fn read_end() -> Option<std::os::unix::net::UnixStream> {
+    use std::os::fd::FromRawFd;
+    let fd = WAKE_READ.load(Ordering::Acquire);
+    // SAFETY: fd is the read end made by install_interrupt_handler, open for the whole process;
+    // the caller forgets the stream instead of closing it.
+    (fd >= 0).then(|| unsafe { std::os::unix::net::UnixStream::from_raw_fd(fd) })
 }
 
-/// Installs a handler for SIGINT and SIGTERM that sets the [`interrupted`] flag. Blocking zmsg
-/// calls then return [`crate::Error::Interrupted`] and `ZLoop` stops. Without it, signals keep
-/// their default action (the process ends).
+/// Installs a handler for SIGINT and SIGTERM that sets the [`interrupted`] flag and makes the
+/// interrupt pipe readable. Blocking zmsg calls then return [`crate::Error::Interrupted`] and
+/// `ZLoop` stops; other signals never stop them (see the module documentation). Without it,
+/// SIGINT and SIGTERM keep their default action (the process ends).
+///
+/// The handlers are `signal-hook`'s, which save and restore `errno` and are async-signal-safe.
 #[cfg(unix)]
 pub fn install_interrupt_handler() -> std::io::Result<()> {
-    extern "C" fn on_signal(_signal: libc::c_int) {
-        mark_interrupted();
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+    static INSTALLED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut installed = INSTALLED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if *installed {
+        return Ok(());
     }
-    make_pipe()?;
-    for signal in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: sigaction with a zeroed struct, an async-signal-safe handler (atomics and one
-        // write(2)) and no SA_RESTART, so blocking system calls return EINTR.
-        let rc = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if rc != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
+    let (read, write) = UnixStream::pair()?;
+    read.set_nonblocking(true)?;
+    write.set_nonblocking(true)?;
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // The flag first, then the pipe: whoever wakes on the pipe sees the flag set.
+        signal_hook::flag::register(signal, &INTERRUPTED)?;
+        signal_hook::low_level::pipe::register(signal, write.try_clone()?)?;
     }
+    let _ = WAKE_WRITE.set(write);
+    WAKE_READ.store(read.as_raw_fd(), Ordering::Release);
+    std::mem::forget(read); // open for the whole process, like the handlers
+    *installed = true;
     Ok(())
 }
 
@@ -120,5 +119,11 @@ pub fn install_interrupt_handler() -> std::io::Result<()> {
 /// Sets the interrupted flag by hand, as a signal would (for tests, or to stop loops from
 /// another thread).
 pub fn raise_interrupted() {
-    mark_interrupted();
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    #[cfg(unix)]
+    if let Some(write) = WAKE_WRITE.get() {
+        use std::io::Write;
+        // A full pipe is already readable.
+        let _ = (&*write).write(b"!");
+    }
 }

@@ -25,6 +25,20 @@ use crate::context::ZContext;
 use crate::error::{check, Error, Result};
 use crate::frame::ZFrame;
 use crate::msg::{IntoFrame, ZMsg};
+use crate::signal::{retry_after, OnInterrupt};
+
+/// The `zmq_poll` timeout in ms until `deadline` (`-1`: none; rounded up, so a poll never
+/// returns before the deadline and spins).
+pub(crate) fn poll_timeout_ms(deadline: Option<std::time::Instant>) -> i64 {
+    match deadline {
+        None => -1,
+        Some(deadline) => {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let ms = left.as_micros().div_ceil(1000);
+            ms.min(i64::MAX as u128) as i64
+        }
+    }
+}
 
 /// Declares `SocketType` and its conversions from one table: variant, libzmq constant, ZMTP name.
 macro_rules! socket_types {
@@ -423,7 +437,7 @@ impl ZSocket {
         loop {
             match Error::last() {
                 // After Ctrl-C (install_interrupt_handler) a blocked send gives up, as recv does.
-                Error::Interrupted if !crate::signal::interrupted() => {}
+                err if retry_after(&err, OnInterrupt::Stop) => {}
                 err => return Err(err),
             }
             // SAFETY: as in send_frame_ref.
@@ -541,7 +555,7 @@ impl ZSocket {
     fn recv_frame_failed(&self, frame: &mut ZFrame, flags: i32) -> Result<()> {
         loop {
             match Error::last() {
-                Error::Interrupted if !crate::signal::interrupted() => {}
+                err if retry_after(&err, OnInterrupt::Stop) => {}
                 err => return Err(err),
             }
             // SAFETY: as in recv_frame_into.
@@ -625,11 +639,18 @@ impl ZSocket {
             events: events.0,
             revents: 0,
         };
-        let timeout_ms = timeout.map_or(-1, |t| t.as_millis().min(i64::MAX as u128) as i64);
-        // SAFETY: one valid poll item pointing at our live socket.
-        let rc = unsafe { zmsg_sys::zmq_poll(&mut item, 1, timeout_ms as _) };
-        check(rc)?;
-        Ok(Events(item.revents))
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        loop {
+            let timeout_ms = poll_timeout_ms(deadline);
+            // SAFETY: one valid poll item pointing at our live socket.
+            let rc = unsafe { zmsg_sys::zmq_poll(&mut item, 1, timeout_ms as _) };
+            match check(rc) {
+                Ok(_) => return Ok(Events(item.revents)),
+                // Another signal than an interrupt: wait on for what is left of the timeout.
+                Err(err) if retry_after(&err, OnInterrupt::Stop) => {}
+                Err(err) => return Err(err),
+            }
+        }
     }
 
     /// Sends a CZMQ-compatible signal (`zsock_signal`): a one-frame message of 8 bytes whose last

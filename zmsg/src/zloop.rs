@@ -137,6 +137,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::signal::{retry_after, OnInterrupt};
 use crate::slab::{Key, Slab};
 use crate::socket::{Events, ZSocket};
 
@@ -814,6 +815,11 @@ impl<S> ZLoop<S> {
     }
 
     fn iterate(&mut self, limit: Option<Duration>) -> Result<()> {
+        let on_interrupt = if self.nonstop {
+            OnInterrupt::KeepRunning
+        } else {
+            OnInterrupt::Stop
+        };
         let ctx = &mut self.ctx;
         let interrupt = if self.nonstop {
             None
@@ -866,7 +872,7 @@ impl<S> ZLoop<S> {
                 break rc;
             }
             match Error::last() {
-                Error::Interrupted if self.nonstop || !crate::signal::interrupted() => continue,
+                err if retry_after(&err, on_interrupt) => continue,
                 err => return Err(err),
             }
         };
