@@ -282,3 +282,39 @@ fn hostile_peers_meet_the_limits_of_a_running_broker() {
     stop(child);
     let _ = std::fs::remove_dir_all(&certs);
 }
+
+/// Runs `mdp-broker --curve --cert-dir DIR` expecting it to refuse to start; returns stderr.
+fn refused_start(cert_dir: &Path) -> String {
+    let output = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
+        .args(["--bind", "tcp://127.0.0.1:*", "--curve", "--cert-dir"])
+        .arg(cert_dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("mdp-broker runs");
+    assert!(!output.status.success(), "mdp-broker started");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+#[cfg(unix)]
+fn the_broker_refuses_an_open_secret_key_and_never_replaces_its_key() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("mdp-broker-keys-{}", std::process::id()));
+    let (child, _, _, key) = start(&dir, &[]);
+    stop(child);
+    let secret = dir.join("broker_secret");
+
+    // Readable by others: refused, as ssh refuses such a key.
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let why = refused_start(&dir);
+    assert!(why.contains("accessible by others"), "{why}");
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+
+    // The secret file lost: no silent new key (clients carry the old public key).
+    std::fs::remove_file(&secret).unwrap();
+    let why = refused_start(&dir);
+    assert!(why.contains("refusing to make a new broker key"), "{why}");
+    let public = std::fs::read_to_string(dir.join("broker")).unwrap();
+    assert!(public.contains(&key), "the public certificate is untouched");
+    let _ = std::fs::remove_dir_all(&dir);
+}

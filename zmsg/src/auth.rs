@@ -280,8 +280,21 @@ impl PasswordSource {
             PasswordSource::File(_, file) => &file.users,
             PasswordSource::Users(users) => users,
         };
-        users.get(user).is_some_and(|p| p == password)
+        users
+            .get(user)
+            .is_some_and(|p| constant_time_eq(p.as_bytes(), password.as_bytes()))
     }
+}
+
+/// Compares a password without an early exit at the first differing byte, so the time a
+/// refusal takes tells a guesser nothing about how much of the password was right (the length
+/// still shows).
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let difference = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(difference) == 0
 }
 
 /// How CURVE clients are judged.
@@ -609,6 +622,14 @@ fn encode_metadata(metadata: &[(String, String)]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn passwords_compare_in_constant_time_and_exactly() {
+        assert!(constant_time_eq(b"secret", b"secret"));
+        assert!(!constant_time_eq(b"secret", b"secreT"));
+        assert!(!constant_time_eq(b"secret", b"secret!"));
+        assert!(!constant_time_eq(b"", b"x"));
+    }
+
     use super::*;
 
     fn zap_client(ctx: &ZContext) -> ZSocket {

@@ -414,7 +414,8 @@ fn parse_zpl(text: &str) -> std::result::Result<Vec<ZplNode>, (usize, String)> {
             .map_or(body.len(), |(i, _)| i);
         let name = &body[..name_len];
         if name.is_empty() {
-            return Err((line_no, format!("expected a name, found {body:?}")));
+            // The line is not echoed: it may hold (part of) a secret key.
+            return Err((line_no, "expected a name".into()));
         }
         if name.starts_with('/') || name.ends_with('/') {
             return Err((line_no, "'/' is not valid at name start or end".into()));
@@ -446,7 +447,8 @@ fn parse_value(rest: &str) -> std::result::Result<String, String> {
         return if rest.is_empty() || rest.starts_with('#') {
             Ok(String::new())
         } else {
-            Err(format!("invalid syntax {rest:?}"))
+            // The text is not echoed: it may hold (part of) a secret key.
+            Err("invalid syntax after the name (expected `= value`)".into())
         };
     };
     let value = after_eq.trim_start();
@@ -496,6 +498,19 @@ fn timestamp() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parse_errors_never_echo_the_text() {
+        let secret = ZCert::new().unwrap().secret_txt();
+        for text in [
+            format!("curve\n    {secret}\n"),
+            format!("curve\n    secret-key {secret}\n"),
+            format!("curve\n    secret-key = \"{secret}\"\n  bad\n"),
+        ] {
+            let err = ZCert::from_zpl(&text, "x").unwrap_err().to_string();
+            assert!(!err.contains(&secret[..10]), "{err}");
+        }
+    }
+
     use super::*;
 
     fn temp_dir(tag: &str) -> PathBuf {

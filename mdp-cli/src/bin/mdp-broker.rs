@@ -162,10 +162,31 @@ fn say(line: std::fmt::Arguments<'_>) {
 }
 
 /// Loads `DIR/broker` (and `DIR/broker_secret`), or creates and saves a new certificate.
+/// Refuses, as ssh does, a secret key file that others than its owner may read or write.
+fn refuse_open_permissions(secret: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(secret)
+            .with_context(|| format!("reading {}", secret.display()))?
+            .permissions()
+            .mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "{} is accessible by others (mode {:o}): the broker's secret key must be private; \
+             run chmod 600 on it",
+            secret.display(),
+            mode & 0o777
+        );
+    }
+    Ok(())
+}
+
 fn load_or_create_cert(dir: &Path) -> Result<ZCert> {
     let path = dir.join("broker");
     let secret = zmsg::cert::secret_path(&path);
     if secret.exists() {
+        refuse_open_permissions(&secret)?;
         let cert = ZCert::load(&path).with_context(|| format!("loading {}", secret.display()))?;
         anyhow::ensure!(
             !cert.is_public_only(),
@@ -174,6 +195,15 @@ fn load_or_create_cert(dir: &Path) -> Result<ZCert> {
         );
         return Ok(cert);
     }
+    // Clients carry the broker's public key: never replace it silently.
+    anyhow::ensure!(
+        !path.exists(),
+        "{} exists but {} does not: refusing to make a new broker key that no client knows; \
+         restore the secret file, or remove {} to start over with a new key",
+        path.display(),
+        secret.display(),
+        path.display()
+    );
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut cert = ZCert::new().context("making a CURVE key pair")?;
     cert.set_meta("name", "mdp-broker");
