@@ -4,8 +4,9 @@
 //! socket of that context that uses NULL-with-domain, PLAIN or CURVE security asks it whether a
 //! connecting peer may in. Start it **before** the server sockets accept connections; the handler
 //! is bound when [`ZAuth::new`] returns, and each configuration call returns once the actor has
-//! applied it. One `ZAuth` per context; dropping it stops authentication (new connections are
-//! then refused by libzmq with "no handler").
+//! applied it. One `ZAuth` per context, kept alive as long as the servers it guards: dropping it
+//! stops authentication, and libzmq 4.3 then **accepts every peer** (no handler answering is
+//! not a refusal unless the draft option `ZMQ_ZAP_ENFORCE_DOMAIN` is set on the server socket).
 //!
 //! Rules, in order (as CZMQ's):
 //! 1. IP addresses: if an allow list exists, only listed addresses pass; otherwise addresses on
