@@ -24,14 +24,8 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use zmsg::{Events, SocketType, ZFrame, ZSocket};
-
-const CLIENT: &[u8] = b"MDPC01";
-const WORKER: &[u8] = b"MDPW01";
-const READY: u8 = 0x01;
-const REQUEST: u8 = 0x02;
-const REPLY: u8 = 0x03;
-const HEARTBEAT: u8 = 0x04;
+use mdp::protocol::{ClientMessage, Part, Version, WorkerMessage, REFUSED};
+use zmsg::{Events, SocketType, ZFrame, ZMsg, ZSocket};
 
 struct Options {
     requests: u64,
@@ -277,8 +271,9 @@ fn dealer(endpoint: &str) -> ZSocket {
 fn send_request(socket: &ZSocket, seq: u64, size: usize) {
     let mut body = vec![0u8; size];
     body[..8].copy_from_slice(&seq.to_be_bytes());
+    let request = ClientMessage::request("echo", ZMsg::from_iter([body]));
     socket
-        .send_multipart([&b""[..], CLIENT, b"echo", &body])
+        .send_msg(request.encode(Version::V1))
         .expect("send request");
 }
 
@@ -289,11 +284,12 @@ fn recv_reply(socket: &ZSocket, timeout: Duration) -> Option<Result<u64, u64>> {
         return None;
     }
     let msg = socket.recv_msg().ok()?;
-    let refused = msg.len() == 6 && msg[2].data() == b"mmi.refused";
-    let ok = refused || (msg.len() == 4 && msg[2].data() == b"echo");
-    assert!(ok && msg[1].data() == CLIENT, "unexpected reply: {msg}");
-    let body = msg[msg.len() - 1].data();
-    let seq = u64::from_be_bytes(body[..8].try_into().ok()?);
+    let (_, reply) = ClientMessage::decode_reply(msg).expect("a valid MDP reply");
+    let (service, body) = reply.into_parts();
+    let refused = service.data() == REFUSED;
+    assert!(refused || service.data() == b"echo", "reply for {service}");
+    let last = body.last()?;
+    let seq = u64::from_be_bytes(last.data().get(..8)?.try_into().ok()?);
     Some(if refused { Err(seq) } else { Ok(seq) })
 }
 
@@ -340,33 +336,28 @@ fn windowed_client(
 
 /// An echo worker: answers every REQUEST with its body and every HEARTBEAT with a HEARTBEAT.
 fn echo_worker(socket: &ZSocket, stop: &AtomicBool) {
-    socket
-        .send_multipart([&b""[..], WORKER, &[READY], b"echo"])
-        .expect("READY");
+    let send = |command: WorkerMessage| socket.send_msg(command.encode(Version::V1));
+    let ready = WorkerMessage::Ready {
+        service: ZFrame::from("echo"),
+        credit: 1,
+    };
+    send(ready).expect("READY");
     while !stop.load(Ordering::Relaxed) {
         match socket.poll(Events::POLLIN, Some(Duration::from_millis(100))) {
             Ok(ready) if ready.contains(Events::POLLIN) => {}
             _ => continue,
         }
-        while let Ok(mut msg) = socket.recv_msg_dontwait() {
-            if msg.len() < 3 {
-                continue;
-            }
-            let command = msg[2].data().first().copied();
-            if command == Some(HEARTBEAT) {
-                let _ = socket.send_multipart([&b""[..], WORKER, &[HEARTBEAT]]);
-                continue;
-            }
-            if command != Some(REQUEST) {
-                return;
-            }
-            msg.pop_frame();
-            msg.pop_frame();
-            msg.pop_frame();
-            msg.push_frame(ZFrame::from(&[REPLY][..]));
-            msg.push(WORKER);
-            msg.push_frame(ZFrame::new());
-            if socket.send_msg(msg).is_err() {
+        while let Ok(msg) = socket.recv_msg_dontwait() {
+            let sent = match WorkerMessage::decode(msg) {
+                Ok((_, WorkerMessage::Heartbeat)) => send(WorkerMessage::Heartbeat),
+                Ok((_, WorkerMessage::Request { client, body })) => send(WorkerMessage::Reply {
+                    part: Part::Final,
+                    client,
+                    body,
+                }),
+                _ => return,
+            };
+            if sent.is_err() {
                 return;
             }
         }
