@@ -6,7 +6,8 @@
 //! batch of input and from a short timer that only runs while some backlog exists. A client that
 //! is gone (`EHOSTUNREACH`) or takes nothing for `client_backlog_timeout` loses its backlog
 //! (counted). Admission control keeps `in_flight + backlog` per client within
-//! `max_client_backlog`, so a backlog can never outgrow its bound.
+//! `max_client_backlog`, and a partial reply (MDP/0.2) that would break it is dropped (counted),
+//! so a backlog can never outgrow its bound.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -147,6 +148,17 @@ impl Clients {
             record.request_bytes -= bytes;
             self.request_bytes -= bytes;
         }
+    }
+
+    /// Whether `client`'s backlog can take one more reply of `bytes` payload bytes within its
+    /// limits: its requests in flight plus replies backlogged (`limits.max`) and their bytes
+    /// (`limits.max_bytes`). A final reply always can (it takes its request's place); a partial
+    /// reply that cannot is dropped.
+    pub fn has_room(&self, client: &[u8], bytes: usize, limits: &ClientLimits) -> bool {
+        self.map.get(client).map_or(true, |record| {
+            record.in_flight + record.backlog.len() < limits.max
+                && record.request_bytes + record.bytes + bytes <= limits.max_bytes
+        })
     }
 
     /// Payload bytes the broker holds for clients: requests in flight and backlogged replies.

@@ -409,7 +409,18 @@ impl BrokerCore {
                 Sent::Full => {}
             }
         }
-        trace!(client = %hex(msg.first().map_or(&[][..], |f| f.data())), "reply backlogged");
+        let identity = msg.first().map_or(&[][..], |f| f.data());
+        // A partial reply adds to the backlog without ending a request: past the client's
+        // limits it is dropped, so a streaming worker cannot grow the backlog without bound.
+        if part == Part::Partial
+            && !self
+                .clients
+                .has_room(identity, payload(&msg), &self.settings.clients)
+        {
+            debug!(client = %hex(identity), "partial reply dropped: the client's backlog is full");
+            return self.tally(count, Field::Drops);
+        }
+        trace!(client = %hex(identity), "reply backlogged");
         self.global.backlogged += 1;
         compact(&mut msg);
         if !self.clients.any_backlog() {
@@ -1902,6 +1913,42 @@ mod tests {
         }
         assert_eq!(refusal_codes(&mut h), ["507"]);
         assert_eq!(h.core.stats().clients, 2);
+    }
+
+    #[test]
+    fn partials_never_grow_a_backlog_past_its_bound() {
+        // Found by fuzz/fuzz_targets/broker_core.rs: a streaming MDP/0.2 worker and a client
+        // that does not read made the backlog grow past max_client_backlog.
+        let mut h = Harness::new(BrokerConfig {
+            max_client_backlog: 2,
+            ..config()
+        });
+        h.ready("w1", Version::V2, "stream", 1);
+        h.request("c1", Version::V2, "stream", &["x"]);
+        h.take_worker_commands();
+        h.net.full.insert(b"c1".to_vec());
+        for n in 0..5 {
+            h.reply("w1", Version::V2, Part::Partial, b"c1", &n.to_string());
+        }
+        h.reply("w1", Version::V2, Part::Final, b"c1", "done");
+        // The request in flight leaves room for one partial; the final reply takes the
+        // request's place.
+        let stats = h.core.stats();
+        assert_eq!((stats.backlog_replies, stats.total.drops), (2, 4));
+        h.net.full.clear();
+        h.advance(Duration::from_millis(2));
+        let got: Vec<(Part, String)> = h
+            .take_client_replies()
+            .into_iter()
+            .map(|(_, _, part, _, body)| (part, body[0].clone()))
+            .collect();
+        assert_eq!(
+            got,
+            [(Part::Partial, "0".into()), (Part::Final, "done".into())]
+        );
+        let stats = h.core.stats();
+        assert_eq!((stats.total.partials, stats.total.replies), (1, 1));
+        assert_eq!((stats.in_flight, stats.backlog_replies), (0, 0));
     }
 
     struct Gate;

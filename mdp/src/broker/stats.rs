@@ -18,7 +18,8 @@ pub struct Counters {
     /// disconnected or could not be reached.
     pub resends: u64,
     /// Requests or replies dropped: the client or a redirect target was unreachable (also after
-    /// waiting in its backlog), its backlog timed out, or a hook said `Drop`.
+    /// waiting in its backlog), its backlog timed out, a partial reply found the client's
+    /// backlog at its limits, or a hook said `Drop`.
     pub drops: u64,
     /// Requests refused with an `mmi.refused` answer: the service queue was full (`503`), the
     /// client was over its limits (`429`), the request was too large (`413`), a broker-wide limit
