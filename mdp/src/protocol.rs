@@ -195,15 +195,6 @@ fn push_header(msg: &mut ZMsg, version: Version, client: bool) {
     }
 }
 
-/// Which sub-protocol a message received by a broker speaks, told by its header alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubProtocol {
-    /// A client (`MDPC0x`).
-    Client(Version),
-    /// A worker (`MDPW0x`).
-    Worker(Version),
-}
-
 /// A message a broker received on its ROUTER (after the identity frame), decoded.
 #[derive(Debug)]
 pub enum Inbound {

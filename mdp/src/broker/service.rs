@@ -66,22 +66,21 @@ impl Queue {
         self.items.back_mut()
     }
 
-    /// Removes the requests `keep` says no to, oldest first, handing each to `removed`.
+    /// Removes, in place, the requests `keep` says no to, handing each to `removed` first.
     pub fn retain(
         &mut self,
         mut keep: impl FnMut(&Request) -> bool,
-        mut removed: impl FnMut(Request),
+        mut removed: impl FnMut(&Request),
     ) {
-        let mut kept = VecDeque::with_capacity(self.items.len());
-        for request in self.items.drain(..) {
-            if keep(&request) {
-                kept.push_back(request);
-            } else {
-                self.bytes -= request.bytes;
+        let bytes = &mut self.bytes;
+        self.items.retain(|request| {
+            let kept = keep(request);
+            if !kept {
+                *bytes -= request.bytes;
                 removed(request);
             }
-        }
-        self.items = kept;
+            kept
+        });
     }
 
     /// How many requests wait.
