@@ -318,3 +318,39 @@ fn the_broker_refuses_an_open_secret_key_and_never_replaces_its_key() {
     assert!(public.contains(&key), "the public certificate is untouched");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Z85 keys may begin with `-` (about one in 85 keys does): the `mdp` tool must take such a key
+/// as the value of `--server-key KEY`, not as an unknown flag. (A demo run failed on this once.)
+#[test]
+fn the_mdp_tool_takes_a_server_key_that_begins_with_a_dash() {
+    let certs = std::env::temp_dir().join(format!("mdp-dash-key-{}", std::process::id()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let cert = std::iter::repeat_with(|| ZCert::new().unwrap())
+        .take(100_000)
+        .find(|cert| cert.public_txt().starts_with('-'))
+        .expect("a key that begins with '-'");
+    cert.save(certs.join("broker")).unwrap();
+    let (child, _, endpoint, key) = start(&certs, &[]);
+    assert!(key.starts_with('-'), "{key}");
+
+    for key_args in [
+        vec!["--server-key", &key],
+        vec![&format!("--server-key={key}")],
+    ] {
+        let output = target_command(env!("CARGO_BIN_EXE_mdp"))
+            .args(["mmi", "service", "echo", "--broker", &endpoint])
+            .args(&key_args)
+            .output()
+            .unwrap();
+        // No worker serves echo: the broker answers 404 and the tool exits 1 (not clap's 2).
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{key_args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "404");
+    }
+    stop(child);
+    let _ = std::fs::remove_dir_all(&certs);
+}

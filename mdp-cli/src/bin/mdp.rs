@@ -35,7 +35,8 @@ struct Conn {
     #[arg(long, short = 'b', default_value = "tcp://localhost:5555")]
     broker: String,
     /// The broker's CURVE public key (Z85, 40 characters), for a CURVE broker.
-    #[arg(long)]
+    /// Z85 keys may begin with `-`; `--server-key=KEY` and `--server-key KEY` both work.
+    #[arg(long, allow_hyphen_values = true)]
     server_key: Option<String>,
 }
 
