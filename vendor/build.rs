@@ -115,8 +115,11 @@ fn build_vendored() -> Option<PathBuf> {
     if env::var_os("CXXFLAGS").is_none() {
         env::set_var("CXXFLAGS", "-w");
     }
+    // Always compiled with the draft API: the stable API is the same, and the draft socket option
+    // ZMQ_ZAP_ENFORCE_DOMAIN (a ZAP server that fails closed when its handler is gone) works.
+    // The Rust bindings expose the rest of the draft API only with the `draft` feature.
     zeromq_src::Build::new()
-        .enable_draft(cfg!(feature = "draft"))
+        .enable_draft(true)
         .with_libsodium(Some(zeromq_src::LibLocation::new(
             sodium_lib,
             sodium_include,

@@ -5,8 +5,11 @@
 //! connecting peer may in. Start it **before** the server sockets accept connections; the handler
 //! is bound when [`ZAuth::new`] returns, and each configuration call returns once the actor has
 //! applied it. One `ZAuth` per context, kept alive as long as the servers it guards: dropping it
-//! stops authentication, and libzmq 4.3 then **accepts every peer** (no handler answering is
-//! not a refusal unless the draft option `ZMQ_ZAP_ENFORCE_DOMAIN` is set on the server socket).
+//! stops authentication, and by default libzmq then **accepts every peer** (a missing handler is
+//! not a refusal). A server that must fail closed sets
+//! [`ZSocket::set_zap_enforce_domain(true)`](crate::ZSocket::set_zap_enforce_domain) with its ZAP
+//! domain: while no handler is bound, every new connection is then refused (the Majordomo broker
+//! does this whenever it has a ZAP domain).
 //!
 //! Rules, in order (as CZMQ's):
 //! 1. IP addresses: if an allow list exists, only listed addresses pass; otherwise addresses on
@@ -187,7 +190,7 @@ impl ZAuth {
         let policy = if location == Path::new(ZAuth::CURVE_ALLOW_ANY) {
             CurvePolicy::AllowAny
         } else {
-            CurvePolicy::Store(ZCertStore::new(location)?)
+            CurvePolicy::Stores(vec![ZCertStore::new(location)?])
         };
         self.command(Command::Curve(domain.to_string(), policy))
     }
@@ -195,9 +198,20 @@ impl ZAuth {
     /// CURVE for `domain` accepts the client keys in `store` (a directory or in-memory store;
     /// certificates inserted later count too).
     pub fn configure_curve_store(&self, domain: &str, store: ZCertStore) -> Result<()> {
+        self.configure_curve_stores(domain, [store])
+    }
+
+    /// CURVE for `domain` accepts the client keys found in any of `stores` (looked up in order;
+    /// the first store that knows the key gives its certificate's metadata). For example the
+    /// client certificates and the worker certificates of a Majordomo broker.
+    pub fn configure_curve_stores(
+        &self,
+        domain: &str,
+        stores: impl IntoIterator<Item = ZCertStore>,
+    ) -> Result<()> {
         self.command(Command::Curve(
             domain.to_string(),
-            CurvePolicy::Store(store),
+            CurvePolicy::Stores(stores.into_iter().collect()),
         ))
     }
 
@@ -301,7 +315,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// How CURVE clients are judged.
 enum CurvePolicy {
     AllowAny,
-    Store(ZCertStore),
+    Stores(Vec<ZCertStore>),
 }
 
 /// The actor's state.
@@ -541,16 +555,18 @@ impl AuthState {
                 decision!(verbose, %client_key, "zauth: allowed (CURVE, any client)");
                 Verdict::allow(client_key, Vec::new())
             }
-            Some(CurvePolicy::Store(store)) => match store.lookup(&client_key) {
-                Some(cert) => {
-                    decision!(verbose, %client_key, "zauth: allowed (CURVE, known key)");
-                    Verdict::allow(client_key, cert_metadata(&cert))
+            Some(CurvePolicy::Stores(stores)) => {
+                match stores.iter().find_map(|store| store.lookup(&client_key)) {
+                    Some(cert) => {
+                        decision!(verbose, %client_key, "zauth: allowed (CURVE, known key)");
+                        Verdict::allow(client_key, cert_metadata(&cert))
+                    }
+                    None => {
+                        decision!(verbose, %client_key, "zauth: denied (CURVE, unknown key)");
+                        Verdict::deny()
+                    }
                 }
-                None => {
-                    decision!(verbose, %client_key, "zauth: denied (CURVE, unknown key)");
-                    Verdict::deny()
-                }
-            },
+            }
             None => {
                 decision!(verbose, %domain, "zauth: denied (CURVE not configured for the domain)");
                 Verdict::deny()

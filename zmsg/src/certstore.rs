@@ -2,10 +2,12 @@
 //!
 //! A directory store loads every public certificate file in its directory (files named
 //! `*_secret` and hidden files are skipped, as are files that do not parse — with a `tracing`
-//! warning). Before each lookup it checks whether the directory changed — file names, sizes and
-//! modification times, a few `stat` calls — and reloads when it did, so a certificate copied into
-//! the directory is accepted by the next connection. [`ZCertStore::set_check_interval`] limits how
-//! often that check runs; [`ZCertStore::reload`] forces one.
+//! warning). A lookup checks whether the directory changed — file names, sizes and modification
+//! times, one `stat` per file — and reloads when it did, but at most once per
+//! [`DEFAULT_CHECK_INTERVAL`] (5 s), so a flood of handshakes cannot make the store scan the
+//! directory for each one; a certificate copied into the directory is accepted within that time.
+//! [`ZCertStore::set_check_interval`] changes the interval (zero: check on every lookup, as
+//! CZMQ's store does); [`ZCertStore::reload`] reloads at once.
 //!
 //! Certificates added with [`ZCertStore::insert`] live alongside the directory's and survive
 //! reloads. The store is a cheap handle: clones share the same certificates (it is what
@@ -29,6 +31,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::cert::ZCert;
 use crate::error::Result;
+
+/// How often, at most, a directory store checks its directory for changes by default.
+pub const DEFAULT_CHECK_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The largest file a directory store reads; bigger ones are not certificates.
 const MAX_CERT_FILE: u64 = 64 * 1024;
@@ -72,7 +77,7 @@ impl ZCertStore {
                 from_disk: HashMap::new(),
                 inserted: HashMap::new(),
                 fingerprint: None,
-                check_interval: Duration::ZERO,
+                check_interval: DEFAULT_CHECK_INTERVAL,
                 last_check: None,
             })),
         }
@@ -91,7 +96,8 @@ impl ZCertStore {
         self.lock().location.clone()
     }
 
-    /// How often, at most, a lookup checks the directory for changes (default: every lookup).
+    /// How often, at most, a lookup checks the directory for changes (default
+    /// [`DEFAULT_CHECK_INTERVAL`]; zero: on every lookup).
     pub fn set_check_interval(&self, interval: Duration) {
         self.lock().check_interval = interval;
     }
@@ -263,6 +269,7 @@ mod tests {
         std::fs::create_dir(dir.join("subdir")).unwrap();
 
         let store = ZCertStore::new(&dir).unwrap();
+        store.set_check_interval(Duration::ZERO);
         assert_eq!(store.len(), 1);
         let found = store.lookup(&alice.public_txt()).unwrap();
         assert_eq!(found.public_key(), alice.public_key());
@@ -305,9 +312,26 @@ mod tests {
     }
 
     #[test]
+    fn by_default_a_lookup_does_not_rescan_the_directory() {
+        let dir = temp_dir("default-interval");
+        let store = ZCertStore::new(&dir).unwrap();
+        let frank = ZCert::new().unwrap();
+        assert!(store.lookup(&frank.public_txt()).is_none());
+        frank.save_public(dir.join("frank")).unwrap();
+        // A handshake flood must not turn into a directory scan per handshake.
+        for _ in 0..100 {
+            assert!(store.lookup(&frank.public_txt()).is_none());
+        }
+        store.reload().unwrap();
+        assert!(store.lookup(&frank.public_txt()).is_some());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn missing_directory_is_empty_until_created() {
         let dir = temp_dir("missing").join("later");
         let store = ZCertStore::new(&dir).unwrap();
+        store.set_check_interval(Duration::ZERO);
         assert!(store.is_empty());
         std::fs::create_dir(&dir).unwrap();
         let dave = ZCert::new().unwrap();

@@ -406,8 +406,7 @@ socket_getters! {
     vmci_buffer_max_size: u64 = ZMQ_VMCI_BUFFER_MAX_SIZE, "the VMCI maximum buffer size";
     vmci_connect_timeout: millis = ZMQ_VMCI_CONNECT_TIMEOUT, "the VMCI connect timeout";
     zap_domain: string = ZMQ_ZAP_DOMAIN, "the ZAP authentication domain";
-    #[cfg(feature = "draft")]
-    zap_enforce_domain: bool = ZMQ_ZAP_ENFORCE_DOMAIN, "whether ZAP requires a domain (draft)";
+    zap_enforce_domain: bool = ZMQ_ZAP_ENFORCE_DOMAIN, "whether a ZAP server refuses connections while no ZAP handler is bound";
     #[cfg(feature = "draft")]
     loopback_fastpath: bool = ZMQ_LOOPBACK_FASTPATH, "the Windows loopback fast path (draft)";
     #[cfg(feature = "draft")]
@@ -501,8 +500,7 @@ socket_setters! {
     set_xpub_verboser: bool = ZMQ_XPUB_VERBOSER, "whether XPUB passes on every (un)subscription";
     set_xpub_welcome_msg: bytes = ZMQ_XPUB_WELCOME_MSG, "the welcome message XPUB sends to new subscribers";
     set_zap_domain: string = ZMQ_ZAP_DOMAIN, "the ZAP authentication domain";
-    #[cfg(feature = "draft")]
-    set_zap_enforce_domain: bool = ZMQ_ZAP_ENFORCE_DOMAIN, "whether ZAP requires a domain (draft)";
+    set_zap_enforce_domain: bool = ZMQ_ZAP_ENFORCE_DOMAIN, "whether a ZAP server refuses connections while no ZAP handler is bound (fail closed; libzmq accepts them by default)";
     #[cfg(feature = "draft")]
     set_loopback_fastpath: bool = ZMQ_LOOPBACK_FASTPATH, "the Windows loopback fast path (draft)";
     #[cfg(feature = "draft")]

@@ -41,12 +41,20 @@ use super::hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 use super::service::{Request, Service};
 use super::stats::{Counters, GlobalCounters, Stats};
 use super::worker::{WorkerKey, WorkerRecord};
-use super::{BrokerConfig, Map};
+use super::{BrokerConfig, Map, WorkerPolicy};
 use crate::error::{Error, Result};
 use crate::protocol::{
     is_mmi, refusal_body, ClientMessage, Inbound, Part, RefusalCode, Version, WorkerMessage,
     REFUSED,
 };
+
+/// Where the sender's `User-Id` comes from.
+enum Peer<'a> {
+    /// The message's own metadata (set by libzmq from ZAP).
+    FromMetadata,
+    /// Given by the driver.
+    Given(Option<&'a str>),
+}
 
 /// What a non-blocking send did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +153,7 @@ struct Settings {
     request_timeout: Option<Duration>,
     max_resends: u32,
     service_grace: Duration,
+    worker_policy: WorkerPolicy,
 }
 
 impl Settings {
@@ -195,6 +204,7 @@ impl Settings {
             request_timeout: (!config.request_timeout.is_zero()).then_some(config.request_timeout),
             max_resends: config.max_resends,
             service_grace: config.service_grace,
+            worker_policy: config.worker_policy.clone(),
         })
     }
 }
@@ -504,9 +514,35 @@ impl BrokerCore {
     /// A message `[identity, frames...]` arrived from a peer at `now`. Invalid messages are
     /// dropped and counted; valid but unexpected worker commands are answered with DISCONNECT.
     /// `Err` only when `out` failed for good.
+    ///
+    /// When the worker policy is restricted, a worker command's sender is the `User-Id` that
+    /// libzmq attached to the message (from ZAP); see [`BrokerCore::handle_message_from`].
     pub fn handle_message(
         &mut self,
+        msg: ZMsg,
+        now: Instant,
+        out: &mut dyn Transmit,
+    ) -> Result<()> {
+        self.handle(msg, Peer::FromMetadata, now, out)
+    }
+
+    /// [`BrokerCore::handle_message`] for a message whose sender's `User-Id` (its authenticated
+    /// key, `None` when it has none) is given here rather than read from the message: for
+    /// drivers that are not a libzmq ROUTER, and for tests.
+    pub fn handle_message_from(
+        &mut self,
+        msg: ZMsg,
+        user_id: Option<&str>,
+        now: Instant,
+        out: &mut dyn Transmit,
+    ) -> Result<()> {
+        self.handle(msg, Peer::Given(user_id), now, out)
+    }
+
+    fn handle(
+        &mut self,
         mut msg: ZMsg,
+        peer: Peer<'_>,
         now: Instant,
         out: &mut dyn Transmit,
     ) -> Result<()> {
@@ -524,7 +560,12 @@ impl BrokerCore {
                 Ok(())
             }
             Ok(Inbound::Worker(version, command)) => {
-                self.worker_command(out, now, sender, version, command)
+                let user_id = match (&peer, self.settings.worker_policy.is_restricted()) {
+                    (_, false) => None,
+                    (Peer::Given(user_id), true) => user_id.map(Box::from),
+                    (Peer::FromMetadata, true) => sender.meta("User-Id").map(Box::from),
+                };
+                self.worker_command(out, now, sender, user_id, version, command)
             }
             Err(err) => {
                 self.invalid(&sender, &err.to_string());
@@ -789,11 +830,19 @@ impl BrokerCore {
         out: &mut dyn Transmit,
         now: Instant,
         sender: ZFrame,
+        user_id: Option<Box<str>>,
         version: Version,
         command: WorkerMessage,
     ) -> Result<()> {
         let known = self.by_identity.get(sender.data()).copied();
-        if let Some(worker) = known.and_then(|key| self.workers.get_mut(&key)) {
+        if let Some((key, worker)) = known.and_then(|key| Some((key, self.workers.get_mut(&key)?)))
+        {
+            if worker.user_id != user_id {
+                // One connection cannot change keys: something is wrong; trust nothing.
+                self.global.unauthorised += 1;
+                debug!(worker = %hex(sender.data()), "worker command with another User-Id than its READY, DISCONNECT");
+                return self.forget_worker(out, key, Gone::Unexpected);
+            }
             if worker.version != version {
                 return self.unexpected(
                     out,
@@ -808,7 +857,7 @@ impl BrokerCore {
         }
         match (command, known) {
             (WorkerMessage::Ready { service, credit }, None) => {
-                self.handle_ready(out, now, sender, version, service, credit)
+                self.handle_ready(out, now, sender, user_id, version, service, credit)
             }
             (WorkerMessage::Ready { .. }, Some(_)) => {
                 self.unexpected(out, &sender, version, known, "second READY")
@@ -848,18 +897,35 @@ impl BrokerCore {
         }
     }
 
-    /// A READY from a new peer.
+    /// A READY from a new peer (with `user_id` when the worker policy is restricted).
+    #[allow(clippy::too_many_arguments)]
     fn handle_ready(
         &mut self,
         out: &mut dyn Transmit,
         now: Instant,
         identity: ZFrame,
+        user_id: Option<Box<str>>,
         version: Version,
         service: ZFrame,
         credit: u32,
     ) -> Result<()> {
         if is_mmi(service.data()) {
             return self.unexpected(out, &identity, version, None, "READY for an mmi. service");
+        }
+        if !self
+            .settings
+            .worker_policy
+            .authorises(user_id.as_deref(), service.data())
+        {
+            self.global.unauthorised += 1;
+            debug!(
+                worker = %hex(identity.data()),
+                user_id = user_id.as_deref().unwrap_or("(none)"),
+                service = %String::from_utf8_lossy(service.data()),
+                "READY refused by the worker policy, DISCONNECT"
+            );
+            return Self::send_command(out, &identity, version, WorkerMessage::Disconnect)
+                .map(drop);
         }
         let new_service = !self.services.contains_key(service.data());
         if self.workers.len() >= self.settings.max_workers
@@ -891,6 +957,7 @@ impl BrokerCore {
                 credit: credit as usize,
                 idle_token: None,
                 last_sent: now,
+                user_id,
             },
         );
         let record = self.services.entry(service.into()).or_default();
@@ -1423,6 +1490,102 @@ mod tests {
                 _ => None,
             })
             .collect()
+    }
+
+    /// A harness whose broker lets only `cert` serve what its `services` metadata lists.
+    fn restricted(services: &str) -> (Harness, String) {
+        let store = zmsg::ZCertStore::in_memory();
+        let mut cert = zmsg::ZCert::new().unwrap();
+        cert.set_meta(super::super::SERVICES_METADATA, services);
+        store.insert(cert.clone());
+        let config = BrokerConfig {
+            worker_policy: WorkerPolicy::Certificates(store),
+            ..config()
+        };
+        (Harness::new(config), cert.public_txt())
+    }
+
+    impl Harness {
+        fn feed_as(&mut self, peer: &str, user_id: Option<&str>, mut msg: ZMsg) {
+            msg.push_frame(ZFrame::from(peer));
+            self.core
+                .handle_message_from(msg, user_id, self.now, &mut self.net)
+                .unwrap();
+        }
+
+        fn ready_as(&mut self, worker: &str, user_id: Option<&str>, service: &str) {
+            let ready = WorkerMessage::Ready {
+                service: ZFrame::from(service),
+                credit: 1,
+            };
+            self.feed_as(worker, user_id, ready.encode(Version::V1));
+        }
+    }
+
+    #[test]
+    fn the_worker_policy_refuses_ready_from_keys_not_allowed_for_the_service() {
+        let (mut h, key) = restricted("echo");
+        let other = zmsg::ZCert::new().unwrap().public_txt();
+        // No User-Id, an unknown key, and the right key for another service: DISCONNECT each.
+        h.ready_as("anonymous", None, "echo");
+        h.ready_as("stranger", Some(&other), "echo");
+        h.ready_as("sidestep", Some(&key), "billing");
+        let sent = h.take_worker_commands();
+        for peer in ["anonymous", "stranger", "sidestep"] {
+            let to_peer: Vec<_> = sent.iter().filter(|(p, _, _)| p == peer).collect();
+            assert!(
+                matches!(to_peer[..], [(_, _, WorkerMessage::Disconnect)]),
+                "{peer}: {to_peer:?}"
+            );
+        }
+        let stats = h.core.stats();
+        assert_eq!(stats.global.unauthorised, 3);
+        assert_eq!(stats.workers, 0);
+        assert!(
+            stats.services.is_empty(),
+            "refused READYs leave no service behind"
+        );
+
+        // The key with `services = "echo"` registers and gets echo's requests.
+        h.ready_as("w1", Some(&key), "echo");
+        h.request("c1", Version::V1, "echo", &["secret"]);
+        let sent = h.take_worker_commands();
+        assert_eq!(requests(&sent), [("c1".into(), "secret".into())]);
+        assert_eq!(sent[0].0, "w1");
+        assert_eq!(h.core.stats().global.unauthorised, 3);
+    }
+
+    #[test]
+    fn a_worker_whose_user_id_changes_is_disconnected_and_its_request_resent() {
+        let (mut h, key) = restricted("echo");
+        h.ready_as("w1", Some(&key), "echo");
+        h.ready_as("w2", Some(&key), "echo");
+        h.request("c1", Version::V1, "echo", &["job"]);
+        let first = h.take_worker_commands();
+        assert_eq!(first.len(), 1);
+        let holder = first[0].0.clone();
+        // A REPLY on the holder's identity without its User-Id: refused, the request goes on.
+        let reply = WorkerMessage::Reply {
+            part: Part::Final,
+            client: ZFrame::from("c1"),
+            body: body(&["forged"]),
+        };
+        h.feed_as(&holder, None, reply.encode(Version::V1));
+        assert!(
+            h.take_client_replies().is_empty(),
+            "the forged reply is not delivered"
+        );
+        let sent = h.take_worker_commands();
+        let other = if holder == "w1" { "w2" } else { "w1" };
+        assert!(sent
+            .iter()
+            .any(|(peer, _, c)| peer == &holder && matches!(c, WorkerMessage::Disconnect)));
+        assert_eq!(requests(&sent), [("c1".into(), "job".into())]);
+        assert!(sent
+            .iter()
+            .any(|(peer, _, c)| peer == other && matches!(c, WorkerMessage::Request { .. })));
+        let stats = h.core.stats();
+        assert_eq!((stats.global.unauthorised, stats.workers), (1, 1));
     }
 
     #[test]

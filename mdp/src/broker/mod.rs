@@ -16,6 +16,7 @@
 //! # Ok::<(), mdp::Error>(())
 //! ```
 
+mod authz;
 mod clients;
 mod core;
 pub mod hooks;
@@ -34,6 +35,7 @@ use zmsg::cert::ZCert;
 use zmsg::zloop::{LoopCtx, ReaderId, TimerId, ZLoop};
 use zmsg::{SendFlags, SocketType, ZMsg, ZSocket};
 
+pub use self::authz::{ServicePatterns, WorkerPolicy, SERVICES_METADATA};
 pub use self::core::{BrokerCore, Sent, Transmit};
 pub use hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
 pub use stats::{Counters, GlobalCounters, Stats};
@@ -149,7 +151,14 @@ pub struct BrokerConfig {
     /// When set, the ROUTER is a CURVE server with this certificate (public and secret key).
     pub curve: Option<ZCert>,
     /// A ZAP domain for the ROUTER, for use with a ZAP handler such as `zmsg::auth::ZAuth`.
+    /// The ROUTER then fails closed: while no ZAP handler is bound, new connections are refused
+    /// (`ZMQ_ZAP_ENFORCE_DOMAIN`), instead of libzmq's default of letting everyone in.
     pub zap_domain: Option<String>,
+    /// Which peers may register as workers, for which services (default: any peer, any
+    /// service). [`WorkerPolicy::Certificates`] needs `zap_domain` and a ZAP handler: it trusts
+    /// the `User-Id` that ZAP gives each connection. Unauthorised READYs are answered with
+    /// DISCONNECT and counted (`unauthorised`).
+    pub worker_policy: WorkerPolicy,
     /// How often the counters are logged at debug level (`None`: never; default 60 s).
     pub stats_interval: Option<Duration>,
 }
@@ -194,6 +203,7 @@ impl Default for BrokerConfig {
             router_rcvhwm: DEFAULT_ROUTER_RCVHWM,
             curve: None,
             zap_domain: None,
+            worker_policy: WorkerPolicy::AnyPeer,
             stats_interval: Some(Duration::from_secs(60)),
         }
     }
@@ -329,6 +339,13 @@ impl Broker {
         if config.endpoints.is_empty() {
             return Err(Error::InvalidArgument("no endpoint to bind".into()));
         }
+        if config.worker_policy.is_restricted() && config.zap_domain.is_none() {
+            return Err(Error::InvalidArgument(
+                "worker certificates need a ZAP domain and handler: without ZAP no peer has a \
+                 User-Id, so no worker could register"
+                    .into(),
+            ));
+        }
         let router = ZSocket::new(SocketType::Router)?;
         router.set_router_mandatory(true)?;
         router.set_sndhwm(config.router_sndhwm)?;
@@ -347,6 +364,8 @@ impl Broker {
         };
         if let Some(domain) = &config.zap_domain {
             router.set_zap_domain(domain)?;
+            // Fail closed: if the ZAP handler goes away, refuse connections rather than admit all.
+            router.set_zap_enforce_domain(true)?;
         }
         let endpoints = config
             .endpoints

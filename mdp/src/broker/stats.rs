@@ -94,11 +94,15 @@ pub struct GlobalCounters {
     /// `max_services` (answered with DISCONNECT), requests beyond `max_clients`, `max_services` or
     /// `max_memory` (refused with `507`).
     pub over_limit: u64,
+    /// Worker commands refused by the worker policy: a READY from a peer whose key may not serve
+    /// that service, or a command from a worker whose `User-Id` changed (answered with
+    /// DISCONNECT).
+    pub unauthorised: u64,
 }
 
 impl GlobalCounters {
     /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
-    pub fn fields(&self) -> [(&'static str, u64); 8] {
+    pub fn fields(&self) -> [(&'static str, u64); 9] {
         [
             ("invalid", self.invalid),
             ("unexpected", self.unexpected),
@@ -108,6 +112,7 @@ impl GlobalCounters {
             ("backlog_timeouts", self.backlog_timeouts),
             ("partials_withheld", self.partials_withheld),
             ("over_limit", self.over_limit),
+            ("unauthorised", self.unauthorised),
         ]
     }
 }

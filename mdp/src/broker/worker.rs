@@ -36,6 +36,9 @@ pub(crate) struct WorkerRecord {
     /// When the broker last sent it anything (a HEARTBEAT is only needed when that is more than
     /// half an interval ago).
     pub last_sent: Instant,
+    /// The `User-Id` (ZAP) its READY came with, when the worker policy is restricted; every later
+    /// command must carry the same.
+    pub user_id: Option<Box<str>>,
 }
 
 impl WorkerRecord {
