@@ -13,12 +13,21 @@ fn start(
     cert_dir: &Path,
     extra: &[&str],
 ) -> (Child, Lines<BufReader<ChildStdout>>, String, String) {
+    start_with_stderr(cert_dir, extra, Stdio::null())
+}
+
+/// As [`start`], with the broker's stderr going to `stderr`.
+fn start_with_stderr(
+    cert_dir: &Path,
+    extra: &[&str],
+    stderr: Stdio,
+) -> (Child, Lines<BufReader<ChildStdout>>, String, String) {
     let mut child = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
         .args(["--bind", "tcp://127.0.0.1:*", "--curve", "--cert-dir"])
         .arg(cert_dir)
         .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("mdp-broker starts");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -353,4 +362,121 @@ fn the_mdp_tool_takes_a_server_key_that_begins_with_a_dash() {
     }
     stop(child);
     let _ = std::fs::remove_dir_all(&certs);
+}
+
+/// Runs the `mdp` tool and returns its stdout; it must succeed.
+fn mdp_tool(args: &[&str]) -> String {
+    let output = target_command(env!("CARGO_BIN_EXE_mdp"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "mdp {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// A worker command as a DEALER sends it: `["", "MDPW01", command, frames...]`.
+fn worker_command(socket: &ZSocket, command: u8, frames: &[&[u8]]) {
+    let mut msg: Vec<&[u8]> = vec![b"", b"MDPW01", std::slice::from_ref(&command)];
+    msg.extend_from_slice(frames);
+    socket.send_multipart(msg).unwrap();
+}
+
+#[test]
+fn worker_certs_decide_who_may_register_for_which_service() {
+    let dir = std::env::temp_dir().join(format!("mdp-broker-workers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let (keys, clients, workers) = (dir.join("keys"), dir.join("clients"), dir.join("workers"));
+    for d in [&keys, &clients, &workers] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // A worker key made by `mdp cert`, allowed to serve echo; its public half in workers/.
+    let worker_file = keys.join("echo-worker");
+    let printed = mdp_tool(&[
+        "cert",
+        worker_file.to_str().unwrap(),
+        "--name",
+        "echo-1",
+        "--services",
+        "echo",
+    ]);
+    let worker_cert = ZCert::load(&worker_file).unwrap();
+    assert_eq!(printed.trim(), worker_cert.public_txt());
+    std::fs::copy(&worker_file, workers.join("echo-worker")).unwrap();
+    let client_cert = ZCert::new().unwrap();
+    client_cert.save_public(clients.join("client")).unwrap();
+
+    let log = dir.join("stderr.log");
+    let (child, _lines, endpoint, key) = start_with_stderr(
+        &dir.join("certs"),
+        &[
+            "--zap-certs",
+            clients.to_str().unwrap(),
+            "--worker-certs",
+            workers.to_str().unwrap(),
+        ],
+        Stdio::from(std::fs::File::create(&log).unwrap()),
+    );
+    let client = curve_client(&endpoint, &key, &client_cert);
+    const READY: u8 = 1;
+    const REQUEST: u8 = 2;
+    const REPLY: u8 = 3;
+    const DISCONNECT: u8 = 5;
+
+    // A client key that tries to register as a worker is told to DISCONNECT.
+    let posing = curve_client(&endpoint, &key, &client_cert);
+    worker_command(&posing, READY, &[b"echo"]);
+    assert_eq!(next(&posing), [&b""[..], b"MDPW01", &[DISCONNECT]]);
+    // The worker key cannot register for a service its certificate does not list.
+    let sidestep = curve_client(&endpoint, &key, &worker_cert);
+    worker_command(&sidestep, READY, &[b"billing"]);
+    assert_eq!(next(&sidestep), [&b""[..], b"MDPW01", &[DISCONNECT]]);
+    assert_eq!(stat(&client, "unauthorised"), 2);
+
+    // For echo it registers, and gets the client's request.
+    let worker = curve_client(&endpoint, &key, &worker_cert);
+    worker_command(&worker, READY, &[b"echo"]);
+    client
+        .send_multipart(["", "MDPC01", "echo", "hello"])
+        .unwrap();
+    let request = next(&worker);
+    assert_eq!(&request[..3], [&b""[..], b"MDPW01", &[REQUEST]]);
+    assert_eq!(request.last().unwrap(), b"hello");
+    let reply_to = request[3].clone();
+    worker_command(&worker, REPLY, &[&reply_to, b"", b"hello back"]);
+    assert_eq!(next(&client), [&b""[..], b"MDPC01", b"echo", b"hello back"]);
+    assert_eq!(stat(&client, "unauthorised"), 2);
+
+    stop(child);
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(!stderr.contains("warning"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn the_broker_warns_when_any_curve_key_may_be_a_worker() {
+    let dir = std::env::temp_dir().join(format!("mdp-broker-warn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (extra, warned) in [(&[][..], true), (&["--allow-any-worker"][..], false)] {
+        let log = dir.join("stderr.log");
+        let (child, _lines, _, _) = start_with_stderr(
+            &dir.join("certs"),
+            extra,
+            Stdio::from(std::fs::File::create(&log).unwrap()),
+        );
+        stop(child);
+        let stderr = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            stderr.contains(
+                "warning: CURVE is on, but any key that can connect may register as a worker"
+            ),
+            warned,
+            "{extra:?}: {stderr}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! mdp-broker --bind tcp://*:5555 -v
 //! mdp-broker --curve --cert-dir /var/lib/mdp     # creates DIR/broker + DIR/broker_secret once
+//! mdp-broker --curve --zap-certs clients/ --worker-certs workers/   # who may connect, who may serve
 //! mdp-broker --max-queue 10000 --max-client-backlog 5000   # flow-control limits (docs/mdp.md)
 //! ```
 
@@ -12,8 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Parser;
+use mdp::broker::WorkerPolicy;
 use mdp::{Broker, BrokerConfig};
-use zmsg::{ZAuth, ZCert};
+use zmsg::{ZAuth, ZCert, ZCertStore};
 
 /// A Majordomo broker (MDP/0.1 and MDP/0.2), with MMI, CURVE and limits on what peers can make it hold.
 #[derive(Debug, Parser)]
@@ -93,6 +95,15 @@ struct Args {
     /// With --curve: run a ZAP handler that only accepts the public certificates in DIR.
     #[arg(long, value_name = "DIR", requires = "curve")]
     zap_certs: Option<PathBuf>,
+    /// With --curve: only keys with a public certificate in DIR may register as workers, and
+    /// only for the services in its `services` metadata (e.g. services = "echo, db.*").
+    /// Those keys may connect too; clients are still admitted by --zap-certs (or any key).
+    #[arg(long, value_name = "DIR", requires = "curve")]
+    worker_certs: Option<PathBuf>,
+    /// With --curve and no --worker-certs: say that any key that can connect may be a worker
+    /// for any service (silences the warning about it).
+    #[arg(long, requires = "curve", conflicts_with = "worker_certs")]
+    allow_any_worker: bool,
     /// More logging (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
@@ -128,18 +139,50 @@ fn main() -> Result<()> {
     let mut _auth = None;
     if args.curve {
         config.curve = Some(load_or_create_cert(&args.cert_dir)?);
-        let location = match (&args.zap_certs, args.zap_allow_any) {
-            (Some(dir), _) => Some(dir.clone()),
-            (None, true) => Some(PathBuf::from(ZAuth::CURVE_ALLOW_ANY)),
-            (None, false) => None,
+        let store = |dir: &PathBuf| {
+            ZCertStore::new(dir)
+                .with_context(|| format!("reading certificates in {}", dir.display()))
         };
-        if let Some(location) = location {
+        let clients = args.zap_certs.as_ref().map(store).transpose()?;
+        let workers = args.worker_certs.as_ref().map(store).transpose()?;
+        if clients.is_some() || workers.is_some() || args.zap_allow_any {
             let auth = ZAuth::new().context("starting the ZAP handler")?;
             auth.verbose(args.verbose > 0)?;
-            auth.configure_curve(ZAuth::ANY_DOMAIN, &location)
-                .with_context(|| format!("configuring CURVE ZAP with {}", location.display()))?;
+            match &clients {
+                // Known clients and known workers may connect.
+                Some(clients) => auth.configure_curve_stores(
+                    ZAuth::ANY_DOMAIN,
+                    [Some(clients.clone()), workers.clone()]
+                        .into_iter()
+                        .flatten(),
+                ),
+                // Any client key; ZAP still runs, so each connection has a trusted User-Id.
+                None => auth.configure_curve(ZAuth::ANY_DOMAIN, ZAuth::CURVE_ALLOW_ANY),
+            }
+            .context("configuring CURVE ZAP")?;
             config.zap_domain = Some("global".to_owned());
             _auth = Some(auth);
+        }
+        match workers {
+            Some(workers) => {
+                if workers.is_empty() {
+                    warn(format_args!(
+                        "no worker certificate in {}: no worker can register until one is added",
+                        args.worker_certs
+                            .as_deref()
+                            .unwrap_or(Path::new(""))
+                            .display()
+                    ));
+                }
+                config.worker_policy = WorkerPolicy::Certificates(workers);
+            }
+            None if !args.allow_any_worker => warn(format_args!(
+                "CURVE is on, but any key that can connect may register as a worker for any \
+                 service, read its clients' requests and answer them; restrict workers with \
+                 --worker-certs DIR (see docs/security.md), or pass --allow-any-worker to \
+                 accept this"
+            )),
+            None => {}
         }
     }
 
@@ -153,6 +196,11 @@ fn main() -> Result<()> {
     broker.run().context("running the broker")?;
     say(format_args!("stopped ({})", broker.stats()));
     Ok(())
+}
+
+/// Prints `mdp-broker: warning: <line>` on stderr.
+fn warn(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr().lock(), "mdp-broker: warning: {line}");
 }
 
 /// Prints `mdp-broker: <line>` on stdout; a closed stdout (the reader went away) is not an error.

@@ -5,6 +5,7 @@
 //! mdp call echo "hello" "world" --broker tcp://localhost:5555
 //! mdp mmi service echo              # prints 200 or 404
 //! mdp worker echo                   # serves "echo" until Ctrl-C
+//! mdp cert workers/echo-1 --services echo   # a worker key pair for mdp-broker --worker-certs
 //! ```
 
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use mdp::{Client, ClientConfig, Worker, WorkerConfig};
-use zmsg::ZMsg;
+use zmsg::{ZCert, ZMsg};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -38,6 +39,10 @@ struct Conn {
     /// Z85 keys may begin with `-`; `--server-key=KEY` and `--server-key KEY` both work.
     #[arg(long, allow_hyphen_values = true)]
     server_key: Option<String>,
+    /// Our own CURVE certificate (CZMQ layout: FILE and FILE_secret), for a broker that admits
+    /// only known keys (--zap-certs, --worker-certs); without it a new key is made per run.
+    #[arg(long, value_name = "FILE", requires = "server_key")]
+    cert: Option<std::path::PathBuf>,
 }
 
 impl Conn {
@@ -52,11 +57,27 @@ impl Conn {
         Ok(Some(key))
     }
 
+    fn cert(&self) -> anyhow::Result<Option<ZCert>> {
+        let Some(path) = &self.cert else {
+            return Ok(None);
+        };
+        let cert =
+            ZCert::load(path).with_context(|| format!("loading --cert {}", path.display()))?;
+        anyhow::ensure!(
+            !cert.is_public_only(),
+            "--cert {}: no secret key (expected {})",
+            path.display(),
+            zmsg::cert::secret_path(path).display()
+        );
+        Ok(Some(cert))
+    }
+
     fn client(&self, timeout_ms: u64, retries: u32) -> anyhow::Result<Client> {
         let config = ClientConfig {
             timeout: Duration::from_millis(timeout_ms),
             retries,
             curve_server_key: self.server_key()?,
+            curve_cert: self.cert()?,
             ..ClientConfig::default()
         };
         Ok(Client::connect(&self.broker, config)?)
@@ -92,6 +113,18 @@ enum Cmd {
     Worker {
         #[command(subcommand)]
         kind: WorkerKind,
+    },
+    /// Make a CURVE key pair: FILE (public, for the broker's --zap-certs or --worker-certs
+    /// directory) and FILE_secret (private, for --cert), and print the public key.
+    Cert {
+        /// Where to save the certificate (never overwritten).
+        file: std::path::PathBuf,
+        /// A `name` metadata entry (shown in logs).
+        #[arg(long)]
+        name: Option<String>,
+        /// The services this key may serve as a worker (`services` metadata, e.g. "echo, db.*").
+        #[arg(long)]
+        services: Option<String>,
     },
 }
 
@@ -167,6 +200,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_frames(&reply);
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Cert {
+            file,
+            name,
+            services,
+        } => {
+            let secret = zmsg::cert::secret_path(&file);
+            for path in [&file, &secret] {
+                anyhow::ensure!(
+                    !path.exists(),
+                    "{} exists: not overwriting it",
+                    path.display()
+                );
+            }
+            let mut cert = ZCert::new()?;
+            if let Some(name) = name {
+                cert.set_meta("name", &name);
+            }
+            if let Some(services) = services {
+                cert.set_meta(mdp::broker::SERVICES_METADATA, &services);
+            }
+            cert.save(&file)
+                .with_context(|| format!("saving {}", file.display()))?;
+            println!("{}", cert.public_txt());
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Mmi {
             query:
                 MmiQuery::Service {
@@ -200,6 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = WorkerConfig {
                 heartbeat: Duration::from_millis(heartbeat_ms),
                 curve_server_key: conn.server_key()?,
+                curve_cert: conn.cert()?,
                 credit,
                 ..WorkerConfig::default()
             };
