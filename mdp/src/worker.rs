@@ -1200,4 +1200,57 @@ mod tests {
             Err(Error::InvalidArgument(_))
         ));
     }
+
+    /// A reply that the broker does not take (its pipe stays full for heartbeat × liveness) is
+    /// not dropped on a connection that stays open: the worker gives the connection up, so the
+    /// broker sees it gone and resends the request, and says so with `BrokerGone`.
+    #[test]
+    fn a_reply_the_broker_does_not_take_gives_the_connection_up() {
+        let broker = FakeBroker::new();
+        // The fake broker reads ahead at most one message, so the pipe fills soon.
+        broker.router.set_rcvhwm(1).unwrap();
+        let config = WorkerConfig {
+            heartbeat: Duration::from_millis(100),
+            liveness: 3,
+            ..quick_config()
+        };
+        let mut worker = Worker::connect(&broker.endpoint, "svc", config).unwrap();
+        let (id, version, command) = broker.next();
+        assert!(is_ready(&command));
+        let request = WorkerMessage::Request {
+            client: ZFrame::from("c1"),
+            body: ZMsg::from_iter(["job"]),
+        };
+        broker.send(&id, version, request);
+        let request = worker
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .expect("the request arrives");
+
+        // The broker reads nothing more: replies fill the TCP buffers and the worker's pipe,
+        // until one waits heartbeat × liveness and fails.
+        let body = vec![7u8; 8 << 10];
+        let mut sent = 0u32;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let err = loop {
+            match worker.reply(&request, ZMsg::from_iter([body.clone()])) {
+                Ok(()) => sent += 1,
+                Err(err) => break err,
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{sent} replies in 60 s without an error: replies are lost on an open connection"
+            );
+        };
+        assert!(
+            matches!(err, Error::BrokerGone(_)),
+            "{err:?} after {sent} replies"
+        );
+        assert!(!worker.is_connected(), "the connection is given up");
+        // The request belonged to that connection: a late reply to it is refused too.
+        assert!(matches!(
+            worker.reply(&request, ZMsg::from_iter(["late"])),
+            Err(Error::BrokerGone(_))
+        ));
+    }
 }
