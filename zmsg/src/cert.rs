@@ -364,18 +364,27 @@ fn quote_value(name: &str, value: &str) -> Result<String> {
             "metadata name {name:?} is not a ZPL name (letters, digits, $-_@.&+/)"
         )));
     }
-    if value.contains(['\n', '\r']) {
+    if value.contains('\n') {
         return Err(Error::InvalidArgument(format!(
             "metadata value of {name:?} must be one line"
         )));
     }
+    // A bare value runs to a `#` or the end of the line, trimmed, and must not start with a quote.
+    let bare = !value.contains('#')
+        && value.trim() == value
+        && !value.starts_with(['"', '\''])
+        && !value.is_empty();
     if !value.contains('"') {
         Ok(format!("\"{value}\""))
     } else if !value.contains('\'') {
         Ok(format!("'{value}'"))
+    } else if bare {
+        // Both kinds of quote: only a bare value can hold them (as `from_zpl` read it).
+        Ok(value.to_string())
     } else {
         Err(Error::InvalidArgument(format!(
-            "metadata value of {name:?} cannot hold both kinds of quote"
+            "metadata value of {name:?} holds both kinds of quote and a `#` or surrounding \
+             white space: ZPL cannot write it"
         )))
     }
 }
@@ -673,6 +682,28 @@ mod tests {
         cert.set_meta("name", "two\nlines");
         assert!(cert.save(dir.join("c")).is_err());
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// What `from_zpl` accepts, `to_zpl` writes back: bare values with both kinds of quote and
+    /// values with a carriage return inside (both were refused on writing before).
+    #[test]
+    fn every_value_read_from_zpl_is_written_back() {
+        let cert = ZCert::new().unwrap();
+        let text = format!(
+            "metadata\n    both = it's \"quoted\"  # a comment\n    cr = \"a\rb\"\n\
+             curve\n    public-key = \"{}\"\n",
+            cert.public_txt()
+        );
+        let read = ZCert::from_zpl(&text, "test").unwrap();
+        assert_eq!(read.meta("both"), Some("it's \"quoted\""));
+        assert_eq!(read.meta("cr"), Some("a\rb"));
+        let written = read.to_zpl(false).unwrap();
+        let again = ZCert::from_zpl(&written, "written").unwrap();
+        assert_eq!(again.metadata(), read.metadata(), "{written}");
+        // What no ZPL line can hold is still refused, with a reason.
+        let mut odd = ZCert::new().unwrap();
+        odd.set_meta("odd", " 'both' \"kinds\" ");
+        assert!(matches!(odd.to_zpl(false), Err(Error::InvalidArgument(_))));
     }
 
     #[test]

@@ -152,13 +152,21 @@ impl Clients {
 
     /// Whether `client`'s backlog can take one more reply of `bytes` payload bytes within its
     /// limits: its requests in flight plus replies backlogged (`limits.max`) and their bytes
-    /// (`limits.max_bytes`). A final reply always can (it takes its request's place); a partial
+    /// (`limits.max_bytes`), the number of clients (for a new one) and the broker's memory
+    /// budget. A final reply always can (it takes its request's place); a partial or redirected
     /// reply that cannot is dropped.
     pub fn has_room(&self, client: &[u8], bytes: usize, limits: &ClientLimits) -> bool {
-        self.map.get(client).map_or(true, |record| {
-            record.in_flight + record.backlog.len() < limits.max
-                && record.request_bytes + record.bytes + bytes <= limits.max_bytes
-        })
+        if self.request_bytes + self.bytes + bytes > limits.max_memory {
+            return false;
+        }
+        match self.map.get(client) {
+            Some(record) => {
+                record.in_flight + record.backlog.len() < limits.max
+                    && record.request_bytes + record.bytes + bytes <= limits.max_bytes
+            }
+            // A new record: within the number of clients and one client's bytes.
+            None => self.map.len() < limits.max_clients && bytes <= limits.max_bytes,
+        }
     }
 
     /// Payload bytes the broker holds for clients: requests in flight and backlogged replies.

@@ -48,6 +48,16 @@ use crate::protocol::{
     REFUSED,
 };
 
+/// Whether a reply may always wait in its client's backlog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Room {
+    /// It answers a request the client was admitted with (the request's room is its own).
+    Reserved,
+    /// It goes to a peer that asked for nothing (a hook's redirect): it must fit the peer's
+    /// limits, or it is dropped.
+    MustFit,
+}
+
 /// Where the sender's `User-Id` comes from.
 enum Peer<'a> {
     /// The message's own metadata (set by libzmq from ZAP).
@@ -393,6 +403,7 @@ impl BrokerCore {
         service: ZFrame,
         body: ZMsg,
         count: Option<&[u8]>,
+        room: Room,
     ) -> Result<()> {
         if part == Part::Partial && !version.has_partials() {
             self.global.partials_withheld += 1;
@@ -420,14 +431,15 @@ impl BrokerCore {
             }
         }
         let identity = msg.first().map_or(&[][..], |f| f.data());
-        // A partial reply adds to the backlog without ending a request: past the client's
-        // limits it is dropped, so a streaming worker cannot grow the backlog without bound.
-        if part == Part::Partial
+        // A partial reply adds to the backlog without ending a request, and a redirected one
+        // goes to a peer that asked for nothing: past the peer's limits they are dropped, so
+        // neither a streaming worker nor a hook can grow a backlog without bound.
+        if (part == Part::Partial || room == Room::MustFit)
             && !self
                 .clients
                 .has_room(identity, payload(&msg), &self.settings.clients)
         {
-            debug!(client = %hex(identity), "partial reply dropped: the client's backlog is full");
+            debug!(client = %hex(identity), "reply dropped: the peer's backlog is full");
             return self.tally(count, Field::Drops);
         }
         trace!(client = %hex(identity), "reply backlogged");
@@ -591,7 +603,7 @@ impl BrokerCore {
         service: ZFrame,
         mut body: ZMsg,
     ) -> Result<()> {
-        let bytes = payload(&body);
+        let mut bytes = payload(&body);
         let admitted = if bytes > self.settings.max_message_size {
             Err(RefusalCode::TooLarge)
         } else {
@@ -609,7 +621,17 @@ impl BrokerCore {
             self.global.mmi += 1;
             self.clients.settle(client.data(), bytes);
             let reply = self.mmi(service.data(), &body);
-            return self.deliver(out, now, client, version, Part::Final, service, reply, None);
+            return self.deliver(
+                out,
+                now,
+                client,
+                version,
+                Part::Final,
+                service,
+                reply,
+                None,
+                Room::Reserved,
+            );
         }
         let mut target: Option<Route> = None;
         if let Some(hooks) = self.hooks.as_mut() {
@@ -640,9 +662,26 @@ impl BrokerCore {
                         name,
                         answer,
                         count,
+                        Room::Reserved,
                     );
                 }
                 HookAction::Redirect(route) => target = Some(route),
+            }
+            // A hook that changed the body changed what the broker holds: count the new size.
+            let resized = payload(&body);
+            if resized != bytes {
+                self.clients.settle(client.data(), bytes);
+                let admitted = if resized > self.settings.max_message_size {
+                    Err(RefusalCode::TooLarge)
+                } else {
+                    self.clients
+                        .admit(client.data(), resized, &self.settings.clients, now)
+                };
+                if let Err(code) = admitted {
+                    self.bump(service.data(), Field::Requests);
+                    return self.refuse(out, client, version, service.data(), body, code);
+                }
+                bytes = resized;
             }
         }
         let request = Request {
@@ -1058,6 +1097,7 @@ impl BrokerCore {
                         service_frame,
                         body,
                         Some(&worker_service),
+                        Room::MustFit,
                     );
                 }
                 HookAction::Redirect(Route::Service(other)) => {
@@ -1087,7 +1127,17 @@ impl BrokerCore {
         if let Some(request) = &request {
             self.clients.settle(to.data(), request.bytes);
         }
-        self.deliver(out, now, to, to_version, part, service_frame, body, count)?;
+        self.deliver(
+            out,
+            now,
+            to,
+            to_version,
+            part,
+            service_frame,
+            body,
+            count,
+            Room::Reserved,
+        )?;
         if finished {
             self.worker_freed(out, key)?;
         }
@@ -2112,6 +2162,91 @@ mod tests {
         let stats = h.core.stats();
         assert_eq!((stats.total.partials, stats.total.replies), (1, 1));
         assert_eq!((stats.in_flight, stats.backlog_replies), (0, 0));
+    }
+
+    /// Sends every reply to the peer named in the reply body instead of the client.
+    struct Divert;
+
+    impl BrokerHooks for Divert {
+        fn on_reply(&mut self, reply: HookReply<'_>) -> HookAction {
+            let target = reply.body.first().map(|f| f.to_vec()).unwrap_or_default();
+            HookAction::Redirect(Route::Peer(target))
+        }
+    }
+
+    #[test]
+    fn replies_a_hook_redirects_to_a_peer_stay_within_that_peers_limits() {
+        let mut config = config();
+        config.max_client_backlog = 2;
+        config.max_clients = 4;
+        let mut h = Harness::new(config);
+        h.core.set_hooks(Some(Box::new(Divert)));
+        h.ready("w1", Version::V1, "echo", 1);
+        h.net.full.insert(b"sink".to_vec());
+        // Five replies diverted to one peer that reads nothing: two wait, three are dropped.
+        for _ in 0..5 {
+            h.request("c0", Version::V1, "echo", &["x"]);
+            h.take_worker_commands();
+            h.reply("w1", Version::V1, Part::Final, b"c0", "sink");
+        }
+        let stats = h.core.stats();
+        assert_eq!((stats.backlog_replies, stats.total.drops), (2, 3));
+        // Diverted to peers that never asked: no more client records than max_clients.
+        for n in 0..10 {
+            let target = format!("new-{n}");
+            h.net.full.insert(target.as_bytes().to_vec());
+            h.request("c0", Version::V1, "echo", &["x"]);
+            h.take_worker_commands();
+            h.reply("w1", Version::V1, Part::Final, b"c0", &target);
+        }
+        let stats = h.core.stats();
+        assert!(stats.clients <= 4, "{stats:?}");
+        assert!(stats.backlog_replies < 2 + 4, "{stats:?}");
+        assert_eq!(
+            stats.backlog_replies as u64 + stats.total.drops,
+            15,
+            "{stats:?}"
+        );
+    }
+
+    /// Makes every request body 1000 bytes larger.
+    struct Inflate;
+
+    impl BrokerHooks for Inflate {
+        fn on_request(&mut self, request: HookRequest<'_>) -> HookAction {
+            request.body.append(vec![0u8; 1000]);
+            HookAction::Forward
+        }
+    }
+
+    #[test]
+    fn a_request_a_hook_enlarges_counts_at_its_new_size() {
+        let mut config = config();
+        config.max_client_backlog_bytes = 2500;
+        let mut h = Harness::new(config);
+        h.core.set_hooks(Some(Box::new(Inflate)));
+        h.request("c1", Version::V1, "echo", &["ab"]);
+        assert_eq!(h.core.stats().held_bytes, 1002);
+        h.request("c1", Version::V1, "echo", &["ab"]);
+        assert_eq!(h.core.stats().held_bytes, 2004);
+        // The third would make c1 hold 3006 bytes: refused with 429, as if it had sent them.
+        h.request("c1", Version::V1, "echo", &["ab"]);
+        let refused = h.take_client_replies();
+        assert_eq!(refused.len(), 1);
+        assert_eq!(refused[0].3, "mmi.refused");
+        assert_eq!(refused[0].4[0], "429");
+        let stats = h.core.stats();
+        assert_eq!(
+            (stats.held_bytes, stats.queued, stats.total.refused),
+            (2004, 2, 1)
+        );
+        // A worker takes them; its replies settle exactly what was counted.
+        h.ready("w1", Version::V1, "echo", 2);
+        for _ in 0..2 {
+            h.reply("w1", Version::V1, Part::Final, b"c1", "done");
+        }
+        let stats = h.core.stats();
+        assert_eq!((stats.held_bytes, stats.in_flight), (0, 0));
     }
 
     struct Gate;
