@@ -279,7 +279,7 @@ fn hostile_peers_meet_the_limits_of_a_running_broker() {
         victim
             .send_multipart([&b""[..], b"MDPW01", &[1], b"poison"])
             .unwrap();
-        let request = next(&victim);
+        let request = next_skipping_heartbeats(&victim);
         assert_eq!(request[2], [2], "a REQUEST");
         victim.send_multipart([&b""[..], b"MDPW01", &[5]]).unwrap();
     }
@@ -442,7 +442,7 @@ fn worker_certs_decide_who_may_register_for_which_service() {
     client
         .send_multipart(["", "MDPC01", "echo", "hello"])
         .unwrap();
-    let request = next(&worker);
+    let request = next_skipping_heartbeats(&worker);
     assert_eq!(&request[..3], [&b""[..], b"MDPW01", &[REQUEST]]);
     assert_eq!(request.last().unwrap(), b"hello");
     let reply_to = request[3].clone();
@@ -479,4 +479,87 @@ fn the_broker_warns_when_any_curve_key_may_be_a_worker() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The next worker command on `socket` that is not a HEARTBEAT, within 10 s each.
+fn next_skipping_heartbeats(socket: &ZSocket) -> Vec<Vec<u8>> {
+    loop {
+        let msg = next(socket);
+        if msg.get(2).map(Vec::as_slice) != Some(&[4u8][..]) {
+            return msg;
+        }
+    }
+}
+
+#[test]
+fn a_running_broker_takes_back_held_requests_and_refuses_over_its_byte_limits() {
+    let certs = std::env::temp_dir().join(format!("mdp-broker-bytes-{}", std::process::id()));
+    let args = [
+        "--heartbeat-ms",
+        "500",
+        "--liveness",
+        "40",
+        "--request-timeout-ms",
+        "1000",
+        "--max-client-backlog-bytes",
+        "5000",
+        "--max-memory",
+        "9000",
+    ];
+    let (child, _lines, endpoint, key) = start(&certs, &args);
+    let client = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+    let body = vec![1u8; 2000];
+
+    // A worker that takes a request and never answers (it stays alive: liveness is 20 s) is
+    // disconnected after --request-timeout-ms, and the request goes to another worker.
+    let holder = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+    worker_command(&holder, 1, &[b"slow"]);
+    client
+        .send_multipart([&b""[..], b"MDPC01", b"slow", b"job"])
+        .unwrap();
+    assert_eq!(next_skipping_heartbeats(&holder)[2], [2], "a REQUEST");
+    let rescuer = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+    worker_command(&rescuer, 1, &[b"slow"]);
+    assert_eq!(
+        next_skipping_heartbeats(&holder),
+        [&b""[..], b"MDPW01", &[5]],
+        "DISCONNECT"
+    );
+    let request = next_skipping_heartbeats(&rescuer);
+    assert_eq!(
+        (&request[2][..], request.last().unwrap()),
+        (&[2u8][..], &b"job".to_vec())
+    );
+    assert_eq!(stat(&client, "request_timeouts"), 1);
+    worker_command(&rescuer, 3, &[&request[3], b"", b"done"]);
+    assert_eq!(next(&client)[3], b"done");
+
+    // One client may make the broker hold 5000 bytes: the third 2000-byte request waiting for a
+    // worker is refused with 429.
+    for _ in 0..3 {
+        client
+            .send_multipart([&b""[..], b"MDPC01", b"nobody", &body[..]])
+            .unwrap();
+    }
+    let reply = next(&client);
+    assert_eq!(
+        (&reply[2][..], &reply[3][..]),
+        (&b"mmi.refused"[..], &b"429"[..])
+    );
+    // The broker may hold 9000 bytes in all: a second client gets two more in, then 507.
+    let other = curve_client(&endpoint, &key, &ZCert::new().unwrap());
+    for _ in 0..3 {
+        other
+            .send_multipart([&b""[..], b"MDPC01", b"nobody", &body[..]])
+            .unwrap();
+    }
+    let reply = next(&other);
+    assert_eq!(
+        (&reply[2][..], &reply[3][..]),
+        (&b"mmi.refused"[..], &b"507"[..])
+    );
+    assert_eq!(stat(&client, "held_bytes"), 8000);
+
+    stop(child);
+    let _ = std::fs::remove_dir_all(&certs);
 }
