@@ -55,6 +55,8 @@
 #![deny(missing_docs)]
 
 pub mod actor;
+#[cfg(feature = "tokio")]
+pub mod async_socket;
 pub mod auth;
 pub mod cert;
 pub mod certstore;
@@ -74,6 +76,8 @@ pub mod z85;
 pub mod zloop;
 
 pub use actor::ZActor;
+#[cfg(feature = "tokio")]
+pub use async_socket::{AsyncReceiver, AsyncSender, AsyncSocket};
 pub use auth::ZAuth;
 pub use cert::ZCert;
 pub use certstore::ZCertStore;
