@@ -954,3 +954,50 @@ fn seeded_fuzz_never_breaks_the_broker() {
     let stats = broker.stop().unwrap();
     assert!(stats.global.invalid > 0);
 }
+
+/// `Broker::publish_stats`: another thread reads snapshots the loop publishes, without asking
+/// the loop anything; they follow the broker's state.
+#[test]
+fn published_stats_follow_the_broker_and_never_ask_the_loop() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            let mut broker = Broker::bind(config()).unwrap();
+            let feed = broker.publish_stats(Duration::from_millis(20));
+            tx.send((feed, broker.endpoints()[0].clone())).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                broker.run_once(Some(Duration::from_millis(10))).unwrap();
+            }
+        }
+    });
+    let (feed, endpoint) = rx.recv_timeout(WAIT).expect("the broker starts");
+    let (first, first_at) = feed.latest().expect("a snapshot is published at once");
+    assert_eq!(first.workers, 0);
+
+    let worker = Peer::new(&endpoint);
+    worker.ready("echo");
+    let client = Peer::new(&endpoint);
+    client.request("echo", &[b"hi"]);
+    let (address, body) = worker.expect_request();
+    worker.reply(
+        &address,
+        &body.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    assert_eq!(client.expect_reply("echo"), [b"hi".to_vec()]);
+
+    assert!(
+        wait_until(WAIT, || feed.latest().is_some_and(|(stats, _)| {
+            stats.services.get("echo").is_some_and(|c| c.replies == 1)
+        })),
+        "the published snapshot never showed the reply"
+    );
+    let (stats, at) = feed.latest().unwrap();
+    assert!(at > first_at);
+    assert_eq!(stats.workers, 1);
+    assert_eq!(stats.service_load["echo"].workers, 1);
+    assert_eq!(stats.total.requests, 1);
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
+}
