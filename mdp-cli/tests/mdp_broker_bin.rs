@@ -107,12 +107,12 @@ fn target_command(program: &str) -> Command {
 fn mdp_broker_serves_mmi_and_exits_cleanly_on_sigterm() {
     let certs = std::env::temp_dir().join(format!("mdp-broker-bin-{}", std::process::id()));
     let args = [
-        "--heartbeat-ms",
-        "500",
+        "--heartbeat",
+        "500ms",
         "--liveness",
         "4",
-        "--request-expiry-ms",
-        "1000",
+        "--request-expiry",
+        "1s",
     ];
     let (child, lines, endpoint, key) = start(&certs, &args);
     let saved = std::fs::read_to_string(certs.join("broker")).unwrap();
@@ -212,8 +212,8 @@ fn hostile_peers_meet_the_limits_of_a_running_broker() {
         "2000",
         "--max-resends",
         "1",
-        "--service-grace-ms",
-        "0",
+        "--service-grace",
+        "0s",
     ];
     let (child, _lines, endpoint, key) = start(&certs, &args);
     let client = curve_client(&endpoint, &key, &ZCert::new().unwrap());
