@@ -221,7 +221,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 if clear {
                     write!(out, "\x1b[2J\x1b[H")?;
                 }
-                write!(out, "{table}\n")?;
+                writeln!(out, "{table}")?;
                 out.flush()?;
                 drop(out);
                 std::thread::sleep(every);
