@@ -40,6 +40,10 @@ struct Conn {
     /// Z85 keys may begin with `-`; `--server-key=KEY` and `--server-key KEY` both work.
     #[arg(long, allow_hyphen_values = true)]
     server_key: Option<String>,
+    /// This peer's own CURVE certificate (FILE public, FILE_secret secret), for a broker that
+    /// admits only known keys (`zap_certs`); without it a fresh key pair is used.
+    #[arg(long, value_name = "FILE", requires = "server_key")]
+    cert: Option<std::path::PathBuf>,
 }
 
 impl Conn {
@@ -54,10 +58,26 @@ impl Conn {
         Ok(Some(key))
     }
 
+    fn cert(&self) -> anyhow::Result<Option<zmsg::ZCert>> {
+        let Some(path) = &self.cert else {
+            return Ok(None);
+        };
+        let cert = zmsg::ZCert::load(path)
+            .with_context(|| format!("loading the certificate {}", path.display()))?;
+        anyhow::ensure!(
+            !cert.is_public_only(),
+            "{} has no secret key beside it ({}_secret)",
+            path.display(),
+            path.display()
+        );
+        Ok(Some(cert))
+    }
+
     fn client(&self, timeout_ms: u64, retries: u32) -> anyhow::Result<Client> {
         let config = ClientConfig {
             timeout: Duration::from_millis(timeout_ms),
             retries,
+            curve_cert: self.cert()?,
             curve_server_key: self.server_key()?,
             ..ClientConfig::default()
         };
@@ -241,6 +261,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = WorkerConfig {
                 heartbeat: Duration::from_millis(heartbeat_ms),
                 curve_server_key: conn.server_key()?,
+                curve_cert: conn.cert()?,
                 credit,
                 ..WorkerConfig::default()
             };
