@@ -699,13 +699,26 @@ fn mmi_codes_and_extras() {
             "disconnects=0",
             "expiries=0",
             "worker_expiries=0",
-            "request_timeouts=0"
+            "request_timeouts=0",
+            "refused_413=0",
+            "refused_429=0",
+            "refused_503=0",
+            "refused_504=0",
+            "refused_507=0",
+            "workers=2",
+            "queued=0",
+            "queued_bytes=0"
         ])
+    );
+    assert_eq!(
+        client.mmi("mmi.known", ""),
+        frames(&["200", "echo", "nobody", "time"])
     );
     let total = client.mmi("mmi.stats", "");
     assert_eq!(total[0], b"200");
     assert!(total.contains(&b"requests=3".to_vec()), "{total:?}");
     assert!(total.contains(&b"workers=3".to_vec()), "{total:?}");
+    assert!(total.contains(&b"queued=2".to_vec()), "{total:?}");
     assert_eq!(client.mmi("mmi.stats", "unknown"), frames(&["404"]));
     assert!(broker.stats().unwrap().global.mmi >= 12);
 }
