@@ -183,3 +183,55 @@ fn mdp_stats_without_a_broker_fails_with_a_hint() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("is the broker running?"), "{stderr}");
 }
+
+/// `--cert FILE`: the tool connects with its own certificate, so a broker that admits only
+/// known keys (`--zap-certs`) answers it, and not a tool without it.
+#[test]
+fn mdp_stats_with_a_known_certificate_passes_zap() {
+    let dir = std::env::temp_dir().join(format!("mdp-stats-zap-{}", std::process::id()));
+    let clients = dir.join("clients");
+    std::fs::create_dir_all(&clients).unwrap();
+    let ops = zmsg::ZCert::new().unwrap();
+    ops.save(dir.join("ops.key")).unwrap();
+    ops.save_public(clients.join("ops.key")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+        .args(["--bind", "tcp://127.0.0.1:*", "--curve", "--cert-dir"])
+        .arg(dir.join("certs"))
+        .arg("--zap-certs")
+        .arg(&clients)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mdp-broker starts");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _broker = Killed(child);
+    let endpoint = lines.next().unwrap().unwrap();
+    let endpoint = endpoint
+        .strip_prefix("mdp-broker: listening on ")
+        .unwrap()
+        .to_owned();
+    let key = lines.next().unwrap().unwrap();
+    let key = key
+        .strip_prefix("mdp-broker: public key ")
+        .unwrap()
+        .to_owned();
+    let stats = |cert: Option<&std::path::Path>| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_mdp"));
+        command.args(["stats", "--broker", &endpoint, "--timeout-ms", "2000"]);
+        command.arg(format!("--server-key={key}"));
+        if let Some(cert) = cert {
+            command.arg("--cert").arg(cert);
+        }
+        command.output().unwrap()
+    };
+    let known = stats(Some(&dir.join("ops.key")));
+    assert!(
+        known.status.success(),
+        "{}",
+        String::from_utf8_lossy(&known.stderr)
+    );
+    assert!(String::from_utf8_lossy(&known.stdout).contains("(total)"));
+    let stranger = stats(None);
+    assert_eq!(stranger.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&dir);
+}
