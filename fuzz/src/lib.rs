@@ -31,6 +31,7 @@ const SERVICES: &[&[u8]] = &[
     b"mmi.workers",
     b"mmi.queue",
     b"mmi.stats",
+    b"mmi.known",
     b"mmi.x",
     b"mmi.refused",
     b"\xff",

@@ -116,12 +116,12 @@ fn target_command(program: &str) -> Command {
 fn mdp_broker_serves_mmi_and_exits_cleanly_on_sigterm() {
     let certs = std::env::temp_dir().join(format!("mdp-broker-bin-{}", std::process::id()));
     let args = [
-        "--heartbeat-ms",
-        "500",
+        "--heartbeat",
+        "500ms",
         "--liveness",
         "4",
-        "--request-expiry-ms",
-        "1000",
+        "--request-expiry",
+        "1s",
     ];
     let (child, lines, endpoint, key) = start(&certs, &args);
     let saved = std::fs::read_to_string(certs.join("broker")).unwrap();
@@ -221,8 +221,8 @@ fn hostile_peers_meet_the_limits_of_a_running_broker() {
         "2000",
         "--max-resends",
         "1",
-        "--service-grace-ms",
-        "0",
+        "--service-grace",
+        "0s",
     ];
     let (child, _lines, endpoint, key) = start(&certs, &args);
     let client = curve_client(&endpoint, &key, &ZCert::new().unwrap());
@@ -495,12 +495,12 @@ fn next_skipping_heartbeats(socket: &ZSocket) -> Vec<Vec<u8>> {
 fn a_running_broker_takes_back_held_requests_and_refuses_over_its_byte_limits() {
     let certs = std::env::temp_dir().join(format!("mdp-broker-bytes-{}", std::process::id()));
     let args = [
-        "--heartbeat-ms",
-        "500",
+        "--heartbeat",
+        "500ms",
         "--liveness",
         "40",
-        "--request-timeout-ms",
-        "1000",
+        "--request-timeout",
+        "1s",
         "--max-client-backlog-bytes",
         "5000",
         "--max-memory",
@@ -511,7 +511,7 @@ fn a_running_broker_takes_back_held_requests_and_refuses_over_its_byte_limits() 
     let body = vec![1u8; 2000];
 
     // A worker that takes a request and never answers (it stays alive: liveness is 20 s) is
-    // disconnected after --request-timeout-ms, and the request goes to another worker.
+    // disconnected after --request-timeout, and the request goes to another worker.
     let holder = curve_client(&endpoint, &key, &ZCert::new().unwrap());
     worker_command(&holder, 1, &[b"slow"]);
     client

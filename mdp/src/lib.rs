@@ -21,7 +21,7 @@ pub mod worker;
 pub use async_client::AsyncClient;
 pub use broker::{
     Broker, BrokerConfig, BrokerCore, BrokerHandle, BrokerHooks, HookAction, HookReply,
-    HookRequest, Route, Stats,
+    HookRequest, Route, Stats, StatsFeed,
 };
 pub use client::{Client, ClientConfig, ClientReply};
 pub use error::{Error, Result};

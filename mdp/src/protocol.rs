@@ -652,6 +652,15 @@ pub enum RefusalCode {
 }
 
 impl RefusalCode {
+    /// Every code this crate knows, in numeric order.
+    pub const ALL: [RefusalCode; 5] = [
+        RefusalCode::TooLarge,
+        RefusalCode::ClientFull,
+        RefusalCode::QueueFull,
+        RefusalCode::Abandoned,
+        RefusalCode::BrokerFull,
+    ];
+
     /// The code as it travels (`"503"`, `"429"`).
     pub const fn as_str(self) -> &'static str {
         match self {

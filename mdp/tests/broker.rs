@@ -699,13 +699,26 @@ fn mmi_codes_and_extras() {
             "disconnects=0",
             "expiries=0",
             "worker_expiries=0",
-            "request_timeouts=0"
+            "request_timeouts=0",
+            "refused_413=0",
+            "refused_429=0",
+            "refused_503=0",
+            "refused_504=0",
+            "refused_507=0",
+            "workers=2",
+            "queued=0",
+            "queued_bytes=0"
         ])
+    );
+    assert_eq!(
+        client.mmi("mmi.known", ""),
+        frames(&["200", "echo", "nobody", "time"])
     );
     let total = client.mmi("mmi.stats", "");
     assert_eq!(total[0], b"200");
     assert!(total.contains(&b"requests=3".to_vec()), "{total:?}");
     assert!(total.contains(&b"workers=3".to_vec()), "{total:?}");
+    assert!(total.contains(&b"queued=2".to_vec()), "{total:?}");
     assert_eq!(client.mmi("mmi.stats", "unknown"), frames(&["404"]));
     assert!(broker.stats().unwrap().global.mmi >= 12);
 }
@@ -953,4 +966,51 @@ fn seeded_fuzz_never_breaks_the_broker() {
     assert_eq!(client.mmi("mmi.service", &service), frames(&["200"]));
     let stats = broker.stop().unwrap();
     assert!(stats.global.invalid > 0);
+}
+
+/// `Broker::publish_stats`: another thread reads snapshots the loop publishes, without asking
+/// the loop anything; they follow the broker's state.
+#[test]
+fn published_stats_follow_the_broker_and_never_ask_the_loop() {
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn({
+        let stop = Arc::clone(&stop);
+        move || {
+            let mut broker = Broker::bind(config()).unwrap();
+            let feed = broker.publish_stats(Duration::from_millis(20));
+            tx.send((feed, broker.endpoints()[0].clone())).unwrap();
+            while !stop.load(Ordering::Relaxed) {
+                broker.run_once(Some(Duration::from_millis(10))).unwrap();
+            }
+        }
+    });
+    let (feed, endpoint) = rx.recv_timeout(WAIT).expect("the broker starts");
+    let (first, first_at) = feed.latest().expect("a snapshot is published at once");
+    assert_eq!(first.workers, 0);
+
+    let worker = Peer::new(&endpoint);
+    worker.ready("echo");
+    let client = Peer::new(&endpoint);
+    client.request("echo", &[b"hi"]);
+    let (address, body) = worker.expect_request();
+    worker.reply(
+        &address,
+        &body.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+    );
+    assert_eq!(client.expect_reply("echo"), [b"hi".to_vec()]);
+
+    assert!(
+        wait_until(WAIT, || feed.latest().is_some_and(|(stats, _)| {
+            stats.services.get("echo").is_some_and(|c| c.replies == 1)
+        })),
+        "the published snapshot never showed the reply"
+    );
+    let (stats, at) = feed.latest().unwrap();
+    assert!(at > first_at);
+    assert_eq!(stats.workers, 1);
+    assert_eq!(stats.service_load["echo"].workers, 1);
+    assert_eq!(stats.total.requests, 1);
+    stop.store(true, Ordering::Relaxed);
+    thread.join().unwrap();
 }

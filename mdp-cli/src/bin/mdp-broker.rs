@@ -1,10 +1,13 @@
-//! `mdp-broker`: a Majordomo (MDP/0.1) broker with MMI, optional CURVE encryption and ZAP.
+//! `mdp-broker`: a Majordomo (MDP/0.1) broker with MMI, optional CURVE encryption and ZAP,
+//! metrics for Prometheus, and a configuration file.
 //!
 //! ```text
 //! mdp-broker --bind tcp://*:5555 -v
 //! mdp-broker --curve --cert-dir /var/lib/mdp     # creates DIR/broker + DIR/broker_secret once
 //! mdp-broker --curve --zap-certs clients/ --worker-certs workers/   # who may connect, who may serve
-//! mdp-broker --max-queue 10000 --max-client-backlog 5000   # flow-control limits (docs/mdp.md)
+//! mdp-broker --max-queue 10000 --max-memory 2GiB --heartbeat 1s  # limits (docs/mdp.md)
+//! mdp-broker --config /etc/mdp/broker.toml --metrics-listen 127.0.0.1:9464
+//! mdp-broker --config broker.toml --print-config  # the effective settings, as a file
 //! ```
 
 use std::io::{IsTerminal, Write};
@@ -14,140 +17,151 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use mdp::broker::WorkerPolicy;
-use mdp::{Broker, BrokerConfig};
+use mdp::Broker;
 use zmsg::{ZAuth, ZCert, ZCertStore};
 
-/// A Majordomo broker (MDP/0.1 and MDP/0.2), with MMI, CURVE and limits on what peers can make it hold.
+#[path = "../broker/metrics.rs"]
+mod metrics;
+#[path = "../broker/settings.rs"]
+mod settings;
+
+use settings::{Dur, Settings};
+
+/// A Majordomo broker (MDP/0.1 and MDP/0.2), with MMI, CURVE, limits on what peers can make it
+/// hold, and metrics.
+///
+/// Durations are written `2.5s`, `500ms`, `1m 30s`; sizes `64MiB` (binary), `64MB` (SI) or a
+/// number of bytes. Every flag is also a key of the --config file (`--max-queue-bytes` is
+/// `max_queue_bytes`); flags override the file.
 #[derive(Debug, Parser)]
-#[command(name = "mdp-broker", version, about)]
+#[command(name = "mdp-broker", version, about, long_about)]
 struct Args {
-    /// Endpoint to bind (repeatable).
-    #[arg(long = "bind", value_name = "ENDPOINT", default_value = "tcp://*:5555")]
-    bind: Vec<String>,
-    /// Heartbeat interval in milliseconds (workers must use the same).
-    #[arg(long, value_name = "N", default_value_t = mdp::protocol::DEFAULT_HEARTBEAT_MS)]
-    heartbeat_ms: u64,
-    /// Missed heartbeats before a worker is purged.
-    #[arg(long, value_name = "N", default_value_t = mdp::protocol::DEFAULT_LIVENESS)]
-    liveness: u32,
-    /// How long a request waits for a worker before it is dropped, in milliseconds.
-    #[arg(long, value_name = "N", default_value_t = 30_000)]
-    request_expiry_ms: u64,
-    /// Requests one service queue holds; more are refused (`mmi.refused` 503).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_QUEUE)]
-    max_queue: usize,
-    /// Requests in flight plus replies waiting for one client; more are refused (`mmi.refused` 429).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_CLIENT_BACKLOG)]
-    max_client_backlog: usize,
-    /// Payload bytes of one client's requests and waiting replies before its requests are refused (429).
-    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_CLIENT_BACKLOG_BYTES)]
-    max_client_backlog_bytes: usize,
-    /// The largest request in payload bytes; larger ones are refused (413), larger frames cut the
-    /// connection (ZMQ_MAXMSGSIZE).
-    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_MESSAGE_SIZE)]
-    max_message_size: usize,
-    /// Payload bytes one service queue holds; more are refused (503).
-    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_QUEUE_BYTES)]
-    max_queue_bytes: usize,
-    /// Payload bytes of requests and waiting replies the broker holds in all; more are refused (507).
-    #[arg(long, value_name = "BYTES", default_value_t = mdp::broker::DEFAULT_MAX_MEMORY)]
-    max_memory: usize,
-    /// Services tracked at most; READY for one more gets DISCONNECT, requests are refused (507).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_SERVICES)]
-    max_services: usize,
-    /// Workers registered at most; READY beyond gets DISCONNECT.
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_WORKERS)]
-    max_workers: usize,
-    /// Clients with requests in flight or replies waiting, at most; more are refused (507).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_CLIENTS)]
-    max_clients: usize,
-    /// How long a worker may hold a request before it is disconnected and the request resent,
-    /// in milliseconds (0: for ever).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_REQUEST_TIMEOUT.as_millis() as u64)]
-    request_timeout_ms: u64,
-    /// Resends of one request before the client is told it was abandoned (504).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_RESENDS)]
-    max_resends: u32,
-    /// How long a service without workers or requests is remembered, in milliseconds.
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_SERVICE_GRACE.as_millis() as u64)]
-    service_grace_ms: u64,
-    /// How long a client may take no reply before its waiting replies are dropped, in milliseconds.
-    #[arg(long, value_name = "N", default_value_t = 30_000)]
-    client_backlog_timeout_ms: u64,
-    /// The most requests one worker may hold at once when it asks for a credit (1 = plain MDP/0.1).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_MAX_WORKER_CREDIT)]
-    max_worker_credit: u32,
-    /// The ROUTER's send high-water mark (messages queued in libzmq per peer).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_ROUTER_SNDHWM)]
-    sndhwm: i32,
-    /// The ROUTER's receive high-water mark (messages read ahead per peer).
-    #[arg(long, value_name = "N", default_value_t = mdp::broker::DEFAULT_ROUTER_RCVHWM)]
-    rcvhwm: i32,
-    /// Encrypt with CURVE: load the broker certificate from --cert-dir, creating it on first start.
+    /// Read settings from this TOML file (keys are the flags' names with `_`; flags override it).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print the effective settings as a configuration file and exit.
     #[arg(long)]
-    curve: bool,
-    /// Where the broker certificate lives (`DIR/broker` public, `DIR/broker_secret` secret).
-    #[arg(long, value_name = "DIR", default_value = "mdp-certs")]
-    cert_dir: PathBuf,
-    /// With --curve: run a ZAP handler that accepts any client key.
-    #[arg(long, requires = "curve", conflicts_with = "zap_certs")]
-    zap_allow_any: bool,
-    /// With --curve: run a ZAP handler that only accepts the public certificates in DIR.
-    #[arg(long, value_name = "DIR", requires = "curve")]
-    zap_certs: Option<PathBuf>,
-    /// With --curve: only keys with a public certificate in DIR may register as workers, and
-    /// only for the services in its `services` metadata (e.g. services = "echo, db.*").
-    /// Those keys may connect too; clients are still admitted by --zap-certs (or any key).
-    #[arg(long, value_name = "DIR", requires = "curve")]
-    worker_certs: Option<PathBuf>,
-    /// With --curve and no --worker-certs: say that any key that can connect may be a worker
-    /// for any service (silences the warning about it).
-    #[arg(long, requires = "curve", conflicts_with = "worker_certs")]
-    allow_any_worker: bool,
+    print_config: bool,
+    #[command(flatten)]
+    settings: Settings,
     /// More logging (-v debug, -vv trace). RUST_LOG overrides.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
+    #[command(flatten)]
+    deprecated: Deprecated,
 }
 
-fn main() -> Result<()> {
-    let args = Args::parse();
-    init_tracing(args.verbose);
+/// The flags in milliseconds of earlier versions: still read, with a warning.
+#[derive(Debug, clap::Args)]
+struct Deprecated {
+    /// Deprecated: --heartbeat.
+    #[arg(long, value_name = "N", hide = true, conflicts_with = "heartbeat")]
+    heartbeat_ms: Option<u64>,
+    /// Deprecated: --request-expiry.
+    #[arg(long, value_name = "N", hide = true, conflicts_with = "request_expiry")]
+    request_expiry_ms: Option<u64>,
+    /// Deprecated: --request-timeout.
+    #[arg(
+        long,
+        value_name = "N",
+        hide = true,
+        conflicts_with = "request_timeout"
+    )]
+    request_timeout_ms: Option<u64>,
+    /// Deprecated: --service-grace.
+    #[arg(long, value_name = "N", hide = true, conflicts_with = "service_grace")]
+    service_grace_ms: Option<u64>,
+    /// Deprecated: --client-backlog-timeout.
+    #[arg(
+        long,
+        value_name = "N",
+        hide = true,
+        conflicts_with = "client_backlog_timeout"
+    )]
+    client_backlog_timeout_ms: Option<u64>,
+}
+
+impl Deprecated {
+    /// Moves the deprecated flags into `settings`, warning on stderr for each.
+    fn apply(self, settings: &mut Settings) {
+        let flags = [
+            ("heartbeat", self.heartbeat_ms, &mut settings.heartbeat),
+            (
+                "request-expiry",
+                self.request_expiry_ms,
+                &mut settings.request_expiry,
+            ),
+            (
+                "request-timeout",
+                self.request_timeout_ms,
+                &mut settings.request_timeout,
+            ),
+            (
+                "service-grace",
+                self.service_grace_ms,
+                &mut settings.service_grace,
+            ),
+            (
+                "client-backlog-timeout",
+                self.client_backlog_timeout_ms,
+                &mut settings.client_backlog_timeout,
+            ),
+        ];
+        for (name, ms, slot) in flags {
+            if let Some(ms) = ms {
+                let value = Dur(Duration::from_millis(ms));
+                eprintln!(
+                    "mdp-broker: warning: --{name}-ms is deprecated and will go away; \
+                     write --{name} {ms}ms"
+                );
+                *slot = Some(value);
+            }
+        }
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("mdp-broker: error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let mut flags = args.settings;
+    args.deprecated.apply(&mut flags);
+    if args.verbose > 0 {
+        flags.verbose = Some(args.verbose);
+    }
+    let settings = match &args.config {
+        Some(path) => Settings::load(path)?.overlay(flags),
+        None => flags,
+    };
+    let effective = settings.resolve()?;
+    if args.print_config {
+        print!("{}", effective.to_toml());
+        return Ok(());
+    }
+    init_tracing(effective.verbose);
     zmsg::install_interrupt_handler().context("installing the SIGINT/SIGTERM handler")?;
 
-    let mut config = BrokerConfig::new(args.bind.iter().cloned());
-    config.heartbeat = Duration::from_millis(args.heartbeat_ms);
-    config.liveness = args.liveness;
-    config.request_expiry = Duration::from_millis(args.request_expiry_ms);
-    config.max_queue = args.max_queue;
-    config.max_client_backlog = args.max_client_backlog;
-    config.max_client_backlog_bytes = args.max_client_backlog_bytes;
-    config.client_backlog_timeout = Duration::from_millis(args.client_backlog_timeout_ms);
-    config.max_worker_credit = args.max_worker_credit;
-    config.max_message_size = args.max_message_size;
-    config.max_queue_bytes = args.max_queue_bytes;
-    config.max_memory = args.max_memory;
-    config.max_services = args.max_services;
-    config.max_workers = args.max_workers;
-    config.max_clients = args.max_clients;
-    config.request_timeout = Duration::from_millis(args.request_timeout_ms);
-    config.max_resends = args.max_resends;
-    config.service_grace = Duration::from_millis(args.service_grace_ms);
-    config.router_sndhwm = args.sndhwm;
-    config.router_rcvhwm = args.rcvhwm;
-
+    let mut config = effective.config;
     // Keeps the ZAP handler running as long as the broker.
     let mut _auth = None;
-    if args.curve {
-        config.curve = Some(load_or_create_cert(&args.cert_dir)?);
+    if effective.curve {
+        config.curve = Some(load_or_create_cert(&effective.cert_dir)?);
         let store = |dir: &PathBuf| {
             ZCertStore::new(dir)
                 .with_context(|| format!("reading certificates in {}", dir.display()))
         };
-        let clients = args.zap_certs.as_ref().map(store).transpose()?;
-        let workers = args.worker_certs.as_ref().map(store).transpose()?;
-        if clients.is_some() || workers.is_some() || args.zap_allow_any {
+        let clients = effective.zap_certs.as_ref().map(store).transpose()?;
+        let workers = effective.worker_certs.as_ref().map(store).transpose()?;
+        if clients.is_some() || workers.is_some() || effective.zap_allow_any {
             let auth = ZAuth::new().context("starting the ZAP handler")?;
-            auth.verbose(args.verbose > 0)?;
+            auth.verbose(effective.verbose > 0)?;
             match &clients {
                 // Known clients and known workers may connect.
                 Some(clients) => auth.configure_curve_stores(
@@ -168,7 +182,8 @@ fn main() -> Result<()> {
                 if workers.is_empty() {
                     warn(format_args!(
                         "no worker certificate in {}: no worker can register until one is added",
-                        args.worker_certs
+                        effective
+                            .worker_certs
                             .as_deref()
                             .unwrap_or(Path::new(""))
                             .display()
@@ -176,7 +191,7 @@ fn main() -> Result<()> {
                 }
                 config.worker_policy = WorkerPolicy::Certificates(workers);
             }
-            None if !args.allow_any_worker => warn(format_args!(
+            None if !effective.allow_any_worker => warn(format_args!(
                 "CURVE is on, but any key that can connect may register as a worker for any \
                  service, read its clients' requests and answer them; restrict workers with \
                  --worker-certs DIR (see docs/security.md), or pass --allow-any-worker to \
@@ -192,6 +207,11 @@ fn main() -> Result<()> {
     }
     if let Some(key) = broker.public_key() {
         say(format_args!("public key {key}"));
+    }
+    if let Some(addr) = effective.metrics_listen {
+        let feed = broker.publish_stats(metrics::REFRESH);
+        let bound = metrics::serve(addr, feed)?;
+        say(format_args!("metrics on http://{bound}/metrics"));
     }
     broker.run().context("running the broker")?;
     say(format_args!("stopped ({})", broker.stats()));

@@ -4,10 +4,12 @@
 //! ```text
 //! mdp call echo "hello" "world" --broker tcp://localhost:5555
 //! mdp mmi service echo              # prints 200 or 404
+//! mdp stats --watch 2               # mmi.stats as a table, every 2 s
 //! mdp worker echo                   # serves "echo" until Ctrl-C
 //! mdp cert workers/echo-1 --services echo   # a worker key pair for mdp-broker --worker-certs
 //! ```
 
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -108,6 +110,18 @@ enum Cmd {
     Mmi {
         #[command(subcommand)]
         query: MmiQuery,
+    },
+    /// Print the broker's counters (`mmi.stats`) as a table: one row per service, the total,
+    /// and the broker-wide numbers.
+    Stats {
+        #[command(flatten)]
+        conn: Conn,
+        /// How long to wait for each answer.
+        #[arg(long, default_value_t = 2500)]
+        timeout_ms: u64,
+        /// Refresh every N seconds until Ctrl-C (the screen is cleared on a terminal).
+        #[arg(long, value_name = "N")]
+        watch: Option<f64>,
     },
     /// Run a worker.
     Worker {
@@ -244,6 +258,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::from(1)
             })
         }
+        Cmd::Stats {
+            conn,
+            timeout_ms,
+            watch,
+        } => {
+            let mut client = conn.client(timeout_ms, 1)?;
+            let Some(every) = watch else {
+                print!("{}", stats_table(&mut client, &conn.broker)?);
+                return Ok(ExitCode::SUCCESS);
+            };
+            let every = Duration::try_from_secs_f64(every)
+                .ok()
+                .filter(|d| !d.is_zero())
+                .context("--watch takes a number of seconds greater than 0")?;
+            let clear = std::io::stdout().is_terminal();
+            loop {
+                let table = stats_table(&mut client, &conn.broker)?;
+                let mut out = std::io::stdout().lock();
+                if clear {
+                    write!(out, "\x1b[2J\x1b[H")?;
+                }
+                writeln!(out, "{table}")?;
+                out.flush()?;
+                drop(out);
+                std::thread::sleep(every);
+            }
+        }
         Cmd::Worker {
             kind:
                 WorkerKind::Echo {
@@ -285,6 +326,126 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// One `mmi.stats` answer: `key=value` frames after `200`, in order; `None` for `404`.
+fn mmi_stats(client: &mut Client, name: &str) -> anyhow::Result<Option<Vec<(String, u64)>>> {
+    let reply = client
+        .send("mmi.stats", ZMsg::from_iter([name]))
+        .context("asking mmi.stats")?;
+    let mut frames = reply
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.data()).into_owned());
+    match frames.next().as_deref() {
+        Some("200") => {}
+        Some("404") => return Ok(None),
+        other => anyhow::bail!("mmi.stats answered {other:?}"),
+    }
+    frames
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .context("mmi.stats: a frame is not key=value")?;
+            Ok((
+                k.to_owned(),
+                v.parse().context("mmi.stats: a value is not a number")?,
+            ))
+        })
+        .collect::<anyhow::Result<_>>()
+        .map(Some)
+}
+
+/// The columns of the table: header and `mmi.stats` key.
+const COLUMNS: &[(&str, &str)] = &[
+    ("WORKERS", "workers"),
+    ("QUEUED", "queued"),
+    ("REQUESTS", "requests"),
+    ("REPLIES", "replies"),
+    ("REFUSED", "refused"),
+    ("DROPS", "drops"),
+    ("RESENDS", "resends"),
+    ("EXPIRED", "expiries"),
+    ("TIMEOUTS", "request_timeouts"),
+    ("ABANDONED", "abandoned"),
+    ("DISCONNECTS", "disconnects"),
+];
+
+/// `mmi.stats` of the broker and of every service it tracks (`mmi.known`), as a table.
+fn stats_table(client: &mut Client, broker: &str) -> anyhow::Result<String> {
+    let total = mmi_stats(client, "")?.context("mmi.stats answered 404 for all services")?;
+    let known = client
+        .send("mmi.known", ZMsg::from_iter([""]))
+        .context("asking mmi.known")?;
+    let mut rows: Vec<(String, Vec<(String, u64)>)> = Vec::new();
+    for name in known.iter().skip(1) {
+        let name = String::from_utf8_lossy(name.data()).into_owned();
+        // A service forgotten since mmi.known answered is left out.
+        if let Some(stats) = mmi_stats(client, &name)? {
+            let shown = if name.chars().any(char::is_control) {
+                name.escape_debug().to_string()
+            } else {
+                name
+            };
+            rows.push((shown, stats));
+        }
+    }
+    rows.push(("(total)".to_owned(), total.clone()));
+    let value = |stats: &[(String, u64)], key: &str| {
+        stats
+            .iter()
+            .find(|(k, _)| k == key)
+            .map_or("-".to_owned(), |(_, v)| v.to_string())
+    };
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|(name, stats)| {
+            std::iter::once(name.clone())
+                .chain(COLUMNS.iter().map(|(_, key)| value(stats, key)))
+                .collect()
+        })
+        .collect();
+    let header: Vec<&str> = std::iter::once("SERVICE")
+        .chain(COLUMNS.iter().map(|(h, _)| *h))
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            cells
+                .iter()
+                .map(|row| row[i].chars().count())
+                .chain([header[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = format!("mdp-broker at {broker}: {} services\n", rows.len() - 1);
+    let line = |out: &mut String, row: &[&str]| {
+        for (i, cell) in row.iter().enumerate() {
+            if i == 0 {
+                out.push_str(&format!("{cell:<w$}", w = widths[0]));
+            } else {
+                out.push_str(&format!("  {cell:>w$}", w = widths[i]));
+            }
+        }
+        out.push('\n');
+    };
+    line(&mut out, &header);
+    for row in &cells {
+        line(
+            &mut out,
+            &row.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+    }
+    // Everything else the total reports: refusals by code, gauges, broker-wide counters.
+    let shown: Vec<&str> = COLUMNS.iter().map(|(_, key)| *key).collect();
+    let rest: Vec<String> = total
+        .iter()
+        .filter(|(k, _)| !shown.contains(&k.as_str()))
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    for chunk in rest.chunks(8) {
+        out.push_str(&format!("  {}\n", chunk.join(" ")));
+    }
+    Ok(out)
 }
 
 fn main() -> ExitCode {

@@ -103,7 +103,7 @@ enum Field {
     Partials,
     Resends,
     Drops,
-    Refused,
+    Refused(RefusalCode),
     Abandoned,
     Disconnects,
     WorkerExpiries,
@@ -118,7 +118,10 @@ impl Counters {
             Field::Partials => &mut self.partials,
             Field::Resends => &mut self.resends,
             Field::Drops => &mut self.drops,
-            Field::Refused => &mut self.refused,
+            Field::Refused(code) => {
+                self.refusals.bump(code, by);
+                &mut self.refused
+            }
             Field::Abandoned => &mut self.abandoned,
             Field::RequestTimeouts => &mut self.request_timeouts,
             Field::Disconnects => &mut self.disconnects,
@@ -304,16 +307,23 @@ impl BrokerCore {
 
     /// A snapshot of the counters and the current load.
     pub fn stats(&self) -> Stats {
+        let mut stats = self.summary();
+        for (name, service) in &self.services {
+            let name = String::from_utf8_lossy(name).into_owned();
+            stats.service_load.insert(name.clone(), service.load());
+            stats.services.insert(name, service.counters);
+        }
+        stats
+    }
+
+    /// [`BrokerCore::stats`] without the per-service maps (what `mmi.stats` reports for all).
+    pub(super) fn summary(&self) -> Stats {
         Stats {
             total: self.total,
             global: self.global,
-            services: self
-                .services
-                .iter()
-                .map(|(name, service)| {
-                    (String::from_utf8_lossy(name).into_owned(), service.counters)
-                })
-                .collect(),
+            services: Default::default(),
+            service_load: Default::default(),
+            tracked_services: self.services.len(),
             workers: self.workers.len(),
             queued: self.services.values().map(|s| s.requests.len()).sum(),
             clients: self.clients.map.len(),
@@ -510,7 +520,7 @@ impl BrokerCore {
         code: RefusalCode,
     ) -> Result<()> {
         debug!(client = %hex(client.data()), service = %String::from_utf8_lossy(service), %code, "request refused");
-        self.bump(service, Field::Refused);
+        self.bump(service, Field::Refused(code));
         let reply = ClientMessage::Reply {
             part: Part::Final,
             service: ZFrame::from_static(REFUSED),
@@ -1369,6 +1379,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
+    use crate::broker::stats::ServiceLoad;
     use crate::broker::BrokerConfig;
 
     /// A transport that records sends; peers in `full` have a full pipe, peers in `gone` are
@@ -1782,7 +1793,27 @@ mod tests {
         let refused = h.take_client_replies();
         assert_eq!(refused.len(), 1);
         assert_eq!(refused[0].4[0], "429");
-        assert_eq!(h.core.stats().total.refused, 2);
+        let stats = h.core.stats();
+        assert_eq!(stats.total.refused, 2);
+        // By code, in total and per service (the 429 came before "third" had a record).
+        assert_eq!(stats.total.refusals.queue_full, 1);
+        assert_eq!(stats.total.refusals.client_full, 1);
+        assert_eq!(
+            stats.services["nobody"]
+                .refusals
+                .get(RefusalCode::QueueFull),
+            1
+        );
+        let by_code: u64 = stats.total.refusals.by_code().iter().map(|(_, n)| n).sum();
+        assert_eq!(by_code, stats.total.refused);
+        assert_eq!(
+            stats.service_load["nobody"],
+            ServiceLoad {
+                workers: 0,
+                queued: 1,
+                queued_bytes: 1
+            }
+        );
     }
 
     #[test]
@@ -1980,6 +2011,52 @@ mod tests {
                 ("c2".into(), Version::V1, "501".into()),
             ]
         );
+    }
+
+    #[test]
+    fn mmi_stats_reports_what_stats_does() {
+        let mut h = Harness::new(BrokerConfig {
+            max_queue: 1,
+            ..config()
+        });
+        h.ready("w1", Version::V1, "echo", 1);
+        h.request("c1", Version::V1, "echo", &["a"]);
+        h.request("c1", Version::V1, "idle", &["b"]);
+        h.request("c2", Version::V1, "idle", &["c"]);
+        h.take_worker_commands();
+        h.take_client_replies();
+        let stats = h.core.stats();
+        let answer = |h: &mut Harness, service: &str, name: &str| {
+            h.request("c3", Version::V1, service, &[name]);
+            h.take_client_replies().remove(0).4
+        };
+        let all = answer(&mut h, "mmi.stats", "");
+        assert_eq!(all[0], "200");
+        // The MMI request itself is counted, and its client is tracked while it is answered.
+        let mut stats = stats;
+        stats.global.mmi += 1;
+        stats.clients += 1;
+        let expected: Vec<String> = stats.fields().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(all[1..], expected[..]);
+        for key in [
+            "refused_503=1",
+            "queued=1",
+            "workers=1",
+            "services=2",
+            "in_flight=2",
+        ] {
+            assert!(all.contains(&key.to_owned()), "{key} in {all:?}");
+        }
+        let idle = answer(&mut h, "mmi.stats", "idle");
+        let expected: Vec<String> = (stats.services["idle"].fields().into_iter())
+            .chain(stats.service_load["idle"].fields())
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(idle[1..], expected[..]);
+        assert!(idle.contains(&"queued_bytes=1".to_owned()), "{idle:?}");
+        assert_eq!(answer(&mut h, "mmi.stats", "nobody"), ["404"]);
+        assert_eq!(answer(&mut h, "mmi.known", ""), ["200", "echo", "idle"]);
+        assert_eq!(answer(&mut h, "mmi.services", ""), ["200", "echo"]);
     }
 
     /// The refusal codes the clients got, in order.

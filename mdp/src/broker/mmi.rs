@@ -10,6 +10,7 @@
 //! | `mmi.services` | anything | `"200"`, then one frame per service with workers, sorted |
 //! | `mmi.workers` | `name` or `""` | `"200"`, `count` / `"200"`, then `name`, `count` pairs |
 //! | `mmi.queue` | `name` or `""` | `"200"`, `count` / `"200"`, then `name`, `count` pairs |
+//! | `mmi.known` | anything | `"200"`, then one frame per service the broker tracks, sorted |
 //! | `mmi.stats` | `name` or `""` | `"200"`, then `key=value` frames; `"404"` for an unknown name |
 //! | other `mmi.*` | anything | `"501"` |
 
@@ -36,30 +37,26 @@ impl BrokerCore {
             }
             b"mmi.workers" => self.per_service(&mut reply, name, |s| s.workers),
             b"mmi.queue" => self.per_service(&mut reply, name, |s| s.requests.len()),
+            b"mmi.known" => {
+                reply.append("200");
+                for name in self.sorted(|_| true) {
+                    reply.append(name);
+                }
+            }
             b"mmi.stats" => {
-                let counters = if name.is_empty() {
-                    Some(self.total)
+                let fields: Option<Vec<(&str, u64)>> = if name.is_empty() {
+                    Some(self.summary().fields().collect())
                 } else {
-                    self.services.get(name).map(|s| s.counters)
+                    self.services.get(name).map(|s| {
+                        let counters = s.counters.fields().into_iter();
+                        counters.chain(s.load().fields()).collect()
+                    })
                 };
-                match counters {
-                    Some(counters) => {
+                match fields {
+                    Some(fields) => {
                         reply.append("200");
-                        for (key, value) in counters.fields() {
+                        for (key, value) in fields {
                             reply.append(format!("{key}={value}"));
-                        }
-                        if name.is_empty() {
-                            let load = [
-                                ("workers", self.workers.len() as u64),
-                                ("services", self.services.len() as u64),
-                                ("clients", self.clients.map.len() as u64),
-                                ("backlog_replies", self.clients.replies as u64),
-                                ("backlog_bytes", self.clients.bytes as u64),
-                                ("held_bytes", self.clients.held_bytes() as u64),
-                            ];
-                            for (key, value) in self.global.fields().into_iter().chain(load) {
-                                reply.append(format!("{key}={value}"));
-                            }
                         }
                     }
                     None => reply.append("404"),

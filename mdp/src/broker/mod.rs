@@ -38,7 +38,7 @@ use zmsg::{SendFlags, SocketType, ZMsg, ZSocket};
 pub use self::authz::{ServicePatterns, WorkerPolicy, SERVICES_METADATA};
 pub use self::core::{BrokerCore, Sent, Transmit};
 pub use hooks::{BrokerHooks, HookAction, HookReply, HookRequest, Route};
-pub use stats::{Counters, GlobalCounters, Stats};
+pub use stats::{Counters, GlobalCounters, Refusals, ServiceLoad, Stats, StatsFeed};
 
 use crate::error::{Error, Result};
 use crate::protocol::{DEFAULT_HEARTBEAT_MS, DEFAULT_LIVENESS};
@@ -416,6 +416,40 @@ impl Broker {
     /// A snapshot of the counters.
     pub fn stats(&self) -> Stats {
         self.zloop.state().core.stats()
+    }
+
+    /// Publishes a snapshot of the counters now and then every `every` from the broker loop, for
+    /// other threads to read without waiting for the loop (a metrics endpoint, say): the loop
+    /// takes the snapshot between messages, so a reader never stalls it. A snapshot costs
+    /// O(services) on the loop; `every` is at least 10 ms.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use mdp::{Broker, BrokerConfig};
+    /// let mut broker = Broker::bind(BrokerConfig::new(["tcp://127.0.0.1:*"]))?;
+    /// let feed = broker.publish_stats(Duration::from_secs(1));
+    /// std::thread::spawn(move || {
+    ///     if let Some((stats, _taken)) = feed.latest() {
+    ///         println!("{} workers", stats.workers);
+    ///     }
+    /// });
+    /// broker.run()?;
+    /// # Ok::<(), mdp::Error>(())
+    /// ```
+    pub fn publish_stats(&mut self, every: Duration) -> StatsFeed {
+        let feed = StatsFeed::default();
+        let (driver, ctx) = self.zloop.parts();
+        feed.publish(driver.core.stats(), ctx.now());
+        let publisher = feed.clone();
+        ctx.add_timer(
+            every.max(Duration::from_millis(10)),
+            0,
+            move |driver: &mut Driver, ctx, _| {
+                publisher.publish(driver.core.stats(), ctx.now());
+                Ok(())
+            },
+        );
+        feed
     }
 
     /// Runs until the loop is stopped, the process is interrupted (SIGINT/SIGTERM with

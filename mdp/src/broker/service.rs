@@ -8,7 +8,7 @@ use zmsg::{ZFrame, ZMsg};
 
 use crate::protocol::Version;
 
-use super::stats::Counters;
+use super::stats::{Counters, ServiceLoad};
 use super::worker::{WorkerKey, WorkerRecord};
 use super::Map;
 
@@ -124,6 +124,15 @@ pub(crate) struct Service {
 }
 
 impl Service {
+    /// Its current load (as `mmi.stats NAME` and [`super::Stats::service_load`] report it).
+    pub fn load(&self) -> ServiceLoad {
+        ServiceLoad {
+            workers: self.workers,
+            queued: self.requests.len(),
+            queued_bytes: self.requests.bytes(),
+        }
+    }
+
     /// Records `worker` as idle with `token`. Stale entries are compacted away when they
     /// outnumber the live workers, so the queue stays O(workers) (amortised O(1)).
     pub fn push_idle(

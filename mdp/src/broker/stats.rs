@@ -3,6 +3,54 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
+
+use crate::protocol::RefusalCode;
+
+/// Refused requests by [`RefusalCode`] (they add up to [`Counters::refused`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refusals {
+    /// `413`: larger than the largest message size.
+    pub too_large: u64,
+    /// `429`: the client was over its limits.
+    pub client_full: u64,
+    /// `503`: the service's queue was full.
+    pub queue_full: u64,
+    /// `504`: abandoned after its resends (the same as [`Counters::abandoned`]).
+    pub abandoned: u64,
+    /// `507`: a broker-wide limit was reached.
+    pub broker_full: u64,
+}
+
+impl Refusals {
+    /// The count for `code`.
+    pub fn get(&self, code: RefusalCode) -> u64 {
+        match code {
+            RefusalCode::TooLarge => self.too_large,
+            RefusalCode::ClientFull => self.client_full,
+            RefusalCode::QueueFull => self.queue_full,
+            RefusalCode::Abandoned => self.abandoned,
+            RefusalCode::BrokerFull => self.broker_full,
+        }
+    }
+
+    pub(crate) fn bump(&mut self, code: RefusalCode, by: u64) {
+        let slot = match code {
+            RefusalCode::TooLarge => &mut self.too_large,
+            RefusalCode::ClientFull => &mut self.client_full,
+            RefusalCode::QueueFull => &mut self.queue_full,
+            RefusalCode::Abandoned => &mut self.abandoned,
+            RefusalCode::BrokerFull => &mut self.broker_full,
+        };
+        *slot += by;
+    }
+
+    /// Every code with its count, in [`RefusalCode::ALL`] order.
+    pub fn by_code(&self) -> [(RefusalCode, u64); 5] {
+        RefusalCode::ALL.map(|code| (code, self.get(code)))
+    }
+}
 
 /// Counters kept for each service and summed over all services.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -38,11 +86,15 @@ pub struct Counters {
     /// Workers disconnected because they held a request longer than the request timeout (the
     /// request went to another worker).
     pub request_timeouts: u64,
+    /// `refused`, by refusal code.
+    pub refusals: Refusals,
 }
 
 impl Counters {
-    /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them.
-    pub fn fields(&self) -> [(&'static str, u64); 11] {
+    /// The counters as `(name, value)` pairs, in the order `mmi.stats` reports them; `refused`
+    /// by code comes last, as `refused_413` ... `refused_507`.
+    pub fn fields(&self) -> [(&'static str, u64); 16] {
+        let r = &self.refusals;
         [
             ("requests", self.requests),
             ("replies", self.replies),
@@ -55,6 +107,11 @@ impl Counters {
             ("expiries", self.expiries),
             ("worker_expiries", self.worker_expiries),
             ("request_timeouts", self.request_timeouts),
+            ("refused_413", r.too_large),
+            ("refused_429", r.client_full),
+            ("refused_503", r.queue_full),
+            ("refused_504", r.abandoned),
+            ("refused_507", r.broker_full),
         ]
     }
 }
@@ -117,6 +174,28 @@ impl GlobalCounters {
     }
 }
 
+/// The current load of one service.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServiceLoad {
+    /// Workers registered for the service right now.
+    pub workers: usize,
+    /// Requests waiting in its queue right now.
+    pub queued: usize,
+    /// Payload bytes of those requests.
+    pub queued_bytes: usize,
+}
+
+impl ServiceLoad {
+    /// The numbers as `(name, value)` pairs, in the order `mmi.stats NAME` reports them.
+    pub fn fields(&self) -> [(&'static str, u64); 3] {
+        [
+            ("workers", self.workers as u64),
+            ("queued", self.queued as u64),
+            ("queued_bytes", self.queued_bytes as u64),
+        ]
+    }
+}
+
 /// A snapshot of the broker's counters and current load.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -126,6 +205,11 @@ pub struct Stats {
     pub global: GlobalCounters,
     /// Per-service counters, by service name (lossy UTF-8).
     pub services: BTreeMap<String, Counters>,
+    /// Per-service load, by service name (the same names as `services`).
+    pub service_load: BTreeMap<String, ServiceLoad>,
+    /// Services the broker tracks right now (with workers, waiting requests, or within their
+    /// grace period).
+    pub tracked_services: usize,
     /// Workers registered right now.
     pub workers: usize,
     /// Requests waiting in service queues right now.
@@ -145,26 +229,86 @@ pub struct Stats {
     pub held_bytes: usize,
 }
 
+impl Stats {
+    /// The current load as `(name, value)` pairs, in the order `mmi.stats` reports them after
+    /// the counters: `workers`, `services`, `queued`, `clients`, `in_flight`, `backlog_clients`,
+    /// `backlog_replies`, `backlog_bytes`, `held_bytes`.
+    pub fn gauges(&self) -> [(&'static str, u64); 9] {
+        [
+            ("workers", self.workers as u64),
+            ("services", self.tracked_services as u64),
+            ("queued", self.queued as u64),
+            ("clients", self.clients as u64),
+            ("in_flight", self.in_flight as u64),
+            ("backlog_clients", self.backlog_clients as u64),
+            ("backlog_replies", self.backlog_replies as u64),
+            ("backlog_bytes", self.backlog_bytes as u64),
+            ("held_bytes", self.held_bytes as u64),
+        ]
+    }
+
+    /// Everything `mmi.stats` with an empty name reports, in its order: the total counters,
+    /// the global counters, then the gauges.
+    pub fn fields(&self) -> impl Iterator<Item = (&'static str, u64)> {
+        self.total
+            .fields()
+            .into_iter()
+            .chain(self.global.fields())
+            .chain(self.gauges())
+    }
+}
+
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "workers={} queued={} clients={} in_flight={} backlog_clients={} backlog_replies={} \
-             backlog_bytes={} held_bytes={} {}",
-            self.workers,
-            self.queued,
-            self.clients,
-            self.in_flight,
-            self.backlog_clients,
-            self.backlog_replies,
-            self.backlog_bytes,
-            self.held_bytes,
-            self.total,
-        )?;
+        for (i, (name, value)) in self.gauges().into_iter().enumerate() {
+            if i > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{name}={value}")?;
+        }
+        write!(f, " {}", self.total)?;
         for (name, value) in self.global.fields() {
             write!(f, " {name}={value}")?;
         }
         Ok(())
+    }
+}
+
+/// The latest [`Stats`] of a running broker, published by its loop every interval (see
+/// [`super::Broker::publish_stats`]). Cloning is cheap; reading never waits for the broker
+/// loop (it takes a lock the loop holds only to swap in a new snapshot).
+#[derive(Debug, Clone, Default)]
+pub struct StatsFeed {
+    latest: Arc<Mutex<Option<Published>>>,
+}
+
+/// One published snapshot and when it was taken.
+#[derive(Debug, Clone)]
+struct Published {
+    stats: Arc<Stats>,
+    at: Instant,
+}
+
+impl StatsFeed {
+    /// The latest snapshot and when the broker took it; `None` before the first one.
+    pub fn latest(&self) -> Option<(Arc<Stats>, Instant)> {
+        let guard = self.latest.lock().unwrap_or_else(PoisonError::into_inner);
+        guard.as_ref().map(|p| (Arc::clone(&p.stats), p.at))
+    }
+
+    /// Replaces the snapshot (the broker loop calls this).
+    pub(crate) fn publish(&self, stats: Stats, at: Instant) {
+        let published = Published {
+            stats: Arc::new(stats),
+            at,
+        };
+        // The old snapshot is dropped after the lock is released.
+        let old = self
+            .latest
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .replace(published);
+        drop(old);
     }
 }
 
@@ -183,7 +327,8 @@ mod tests {
         assert_eq!(
             counters.to_string(),
             "requests=3 replies=2 partials=0 resends=0 drops=1 refused=0 abandoned=0 disconnects=0 \
-             expiries=0 worker_expiries=0 request_timeouts=0"
+             expiries=0 worker_expiries=0 request_timeouts=0 refused_413=0 refused_429=0 \
+             refused_503=0 refused_504=0 refused_507=0"
         );
         assert_eq!(counters.fields()[1], ("replies", 2));
     }
