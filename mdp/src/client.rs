@@ -238,16 +238,7 @@ impl Client {
     fn reconnect(&mut self) -> Result<()> {
         // Dropping the old socket (linger 0) discards anything still queued for the old try.
         self.socket = None;
-        let socket = ZSocket::new(SocketType::Dealer)?;
-        socket.set_linger(Some(Duration::ZERO))?;
-        socket.set_immediate(true)?;
-        apply_curve(
-            &socket,
-            self.config.curve_server_key.as_ref(),
-            self.config.curve_cert.as_ref(),
-        )?;
-        socket.connect(&self.endpoint)?;
-        self.socket = Some(socket);
+        self.socket = Some(dealer(&self.endpoint, &self.config)?);
         Ok(())
     }
 
@@ -353,6 +344,21 @@ impl ClientReply {
 /// The time left until `deadline` (zero once it has passed).
 pub(crate) fn remaining(deadline: Instant) -> Duration {
     deadline.saturating_duration_since(Instant::now())
+}
+
+/// A client's DEALER, connected to `endpoint`: linger 0 (a dropped try leaves nothing behind),
+/// `ZMQ_IMMEDIATE` (requests go only to a completed connection), CURVE as configured.
+pub(crate) fn dealer(endpoint: &str, config: &ClientConfig) -> Result<ZSocket> {
+    let socket = ZSocket::new(SocketType::Dealer)?;
+    socket.set_linger(Some(Duration::ZERO))?;
+    socket.set_immediate(true)?;
+    apply_curve(
+        &socket,
+        config.curve_server_key.as_ref(),
+        config.curve_cert.as_ref(),
+    )?;
+    socket.connect(endpoint)?;
+    Ok(socket)
 }
 
 /// The typed error for a broker refusal, from its body `code , service , request body...`.

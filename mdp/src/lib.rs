@@ -16,6 +16,8 @@ pub mod broker;
 pub mod client;
 pub mod error;
 pub mod protocol;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod worker;
 
 pub use async_client::AsyncClient;
