@@ -745,6 +745,25 @@ fn mdbroker_mdworker_mdclient_mdclient2_mmiecho() {
     broker.success();
 }
 
+/// zmsg's async Majordomo pair: an async worker (32 requests at once) and an async client that
+/// pipelines its requests, through the mdbroker port.
+#[cfg(unix)]
+#[test]
+fn async_mdworker_and_async_mdclient() {
+    let _ports = fixed_ports();
+    let broker = Proc::spawn("mdbroker", &["60"]);
+    broker.wait_until("the broker's start-up line", |out| !out.is_empty());
+    let worker = Proc::spawn("async_mdworker", &["--delay-ms", "1"]);
+    // The client's requests wait at the broker until the worker registers.
+    let client = Proc::spawn("async_mdclient", &["2000"]).success();
+    assert!(client.contains("2000 replies received"), "{client}");
+    worker.interrupt();
+    let output = worker.success();
+    assert!(output.contains("I: 2000 requests served"), "{output}");
+    broker.interrupt();
+    broker.success();
+}
+
 #[test]
 fn tripping() {
     let _ports = fixed_ports();
