@@ -532,6 +532,45 @@ mod tests {
         );
     }
 
+    /// CURVE sockets are sockets: the handshake runs in libzmq's I/O thread, the edges are the
+    /// same.
+    #[tokio::test]
+    async fn curve_request_reply() {
+        use crate::cert::ZCert;
+        let server_cert = ZCert::new().unwrap();
+        let server = ZSocket::new(SocketType::Rep).unwrap();
+        server_cert.apply(&server).unwrap();
+        server.set_curve_server(true).unwrap();
+        let endpoint = server.bind("tcp://127.0.0.1:*").unwrap();
+        let client = ZSocket::new(SocketType::Req).unwrap();
+        ZCert::new().unwrap().apply(&client).unwrap();
+        client
+            .set_curve_serverkey(server_cert.public_key())
+            .unwrap();
+        client.connect(endpoint.as_str()).unwrap();
+        let (mut server, mut client) = (
+            AsyncSocket::new(server).unwrap(),
+            AsyncSocket::new(client).unwrap(),
+        );
+        for n in 0..100 {
+            client
+                .send(ZMsg::from_iter([format!("ping {n}")]))
+                .await
+                .unwrap();
+            let request = tokio::time::timeout(Duration::from_secs(10), server.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            server.send(request).await.unwrap();
+            let reply = client.recv().await.unwrap();
+            assert_eq!(reply[0].data(), format!("ping {n}").as_bytes());
+        }
+        assert_eq!(
+            server.with_socket(|s| s.mechanism().unwrap()),
+            crate::options::Mechanism::Curve
+        );
+    }
+
     /// The Sink and the Stream, with `send_all`: what goes in comes out, in order.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sink_and_stream_carry_multipart_messages() {
