@@ -373,30 +373,41 @@ impl ZSocket {
     /// port actually chosen for `tcp://host:*`.
     pub fn bind(&self, endpoint: &str) -> Result<BoundEndpoint> {
         let c_endpoint = endpoint_cstring(endpoint)?;
-        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
-        check(unsafe { zmsg_sys::zmq_bind(self.raw, c_endpoint.as_ptr()) })?;
+        retry_interrupted(|| {
+            // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+            check(unsafe { zmsg_sys::zmq_bind(self.raw, c_endpoint.as_ptr()) })
+        })?;
         Ok(BoundEndpoint(self.endpoint()?))
     }
 
     /// Connects to `endpoint` (no prefix).
     pub fn connect(&self, endpoint: &str) -> Result<()> {
         let c_endpoint = endpoint_cstring(endpoint)?;
-        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
-        check(unsafe { zmsg_sys::zmq_connect(self.raw, c_endpoint.as_ptr()) }).map(drop)
+        retry_interrupted(|| {
+            // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+            check(unsafe { zmsg_sys::zmq_connect(self.raw, c_endpoint.as_ptr()) })
+        })
+        .map(drop)
     }
 
     /// Unbinds from `endpoint` (use the resolved address for wildcard binds).
     pub fn unbind(&self, endpoint: &str) -> Result<()> {
         let c_endpoint = endpoint_cstring(endpoint)?;
-        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
-        check(unsafe { zmsg_sys::zmq_unbind(self.raw, c_endpoint.as_ptr()) }).map(drop)
+        retry_interrupted(|| {
+            // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+            check(unsafe { zmsg_sys::zmq_unbind(self.raw, c_endpoint.as_ptr()) })
+        })
+        .map(drop)
     }
 
     /// Disconnects from `endpoint`.
     pub fn disconnect(&self, endpoint: &str) -> Result<()> {
         let c_endpoint = endpoint_cstring(endpoint)?;
-        // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
-        check(unsafe { zmsg_sys::zmq_disconnect(self.raw, c_endpoint.as_ptr()) }).map(drop)
+        retry_interrupted(|| {
+            // SAFETY: raw is a live socket; c_endpoint is NUL-terminated.
+            check(unsafe { zmsg_sys::zmq_disconnect(self.raw, c_endpoint.as_ptr()) })
+        })
+        .map(drop)
     }
 
     /// Binds or connects to each comma-separated endpoint: `@` binds, `>` connects, no prefix
@@ -625,9 +636,12 @@ impl ZSocket {
         }
     }
 
-    /// The readiness of the socket right now (`ZMQ_EVENTS`), without blocking.
+    /// The readiness of the socket right now (`ZMQ_EVENTS`), without blocking. (libzmq processes
+    /// the socket's commands first, where a signal gives `EINTR`: retried unless the interrupt
+    /// flag is set.)
     pub fn events(&self) -> Result<Events> {
-        Ok(Events(self.events_raw()? as i16))
+        let raw = retry_interrupted(|| self.events_raw())?;
+        Ok(Events(raw as i16))
     }
 
     /// Waits up to `timeout` (`None`: forever) for `events`; returns the ready subset, empty on
@@ -790,5 +804,18 @@ mod tests {
             .unwrap();
         assert!(pull.recv_frame().unwrap_err().is_again());
         assert!(pull.recv_frame_dontwait().unwrap_err().is_again());
+    }
+}
+
+/// Runs a libzmq call that processes the socket's pending commands first (`zmq_bind`,
+/// `zmq_connect`, `zmq_unbind`, `zmq_disconnect`): a signal there fails it with `EINTR` before it
+/// did anything. By the one signal policy (`crate::signal`) it is tried again unless the interrupt
+/// flag is set.
+fn retry_interrupted(mut call: impl FnMut() -> Result<i32>) -> Result<i32> {
+    loop {
+        match call() {
+            Err(err) if retry_after(&err, OnInterrupt::Stop) => {}
+            other => return other,
+        }
     }
 }
