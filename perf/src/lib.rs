@@ -238,6 +238,43 @@ pub fn tcp_buffers(socket: &ZSocket) {
         .unwrap_or_else(|err| fail("zmq_setsockopt", err));
 }
 
+/// Whether the loopback throughput senders send one shared payload (the default) or a fresh
+/// message each time (`BENCH_PAYLOAD=fresh`).
+///
+/// Shared is each library's cheapest send of an existing buffer, the same work on both sides: a
+/// reference-counted `Bytes` clone for zmq.rs (what its own benchmarks send) and a libzmq constant
+/// message over one buffer for zmsg ([`ZFrame::from_static`]); neither allocates nor copies per
+/// message. Fresh is the C tools' way ([`message`]: a new, unwritten `zmq_msg_init_size` message
+/// per send) for zmsg, and a new zeroed `Vec` per send for zmq.rs (safe Rust has no unwritten
+/// buffer to offer).
+pub fn fresh_payload() -> bool {
+    std::env::var("BENCH_PAYLOAD").is_ok_and(|mode| mode == "fresh")
+}
+
+/// What a zmsg loopback throughput sender sends: see [`fresh_payload`].
+#[derive(Debug, Clone, Copy)]
+pub struct Payload {
+    size: usize,
+    shared: Option<&'static [u8]>,
+}
+
+impl Payload {
+    /// Messages of `size` bytes, made as `BENCH_PAYLOAD` says.
+    pub fn new(size: usize) -> Payload {
+        let shared = (!fresh_payload()).then(|| &*Box::leak(vec![0u8; size].into_boxed_slice()));
+        Payload { size, shared }
+    }
+
+    /// The next message to send.
+    #[inline]
+    pub fn frame(&self) -> ZFrame {
+        match self.shared {
+            Some(bytes) => ZFrame::from_static(bytes),
+            None => message(self.size),
+        }
+    }
+}
+
 /// Checks a received message's size as [`recv_checked`] does: exits with the C tools' message
 /// when it is wrong.
 #[inline]

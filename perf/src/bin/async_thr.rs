@@ -10,7 +10,7 @@
 fn main() {
     use zmsg::{AsyncSocket, SocketType};
     use zmsg_perf::{
-        check_size, context, fail, loopback_args, message, print_throughput, runtime, tcp_buffers,
+        check_size, context, fail, loopback_args, print_throughput, runtime, tcp_buffers, Payload,
         Stopwatch, LOOPBACK,
     };
 
@@ -36,9 +36,10 @@ fn main() {
         let mut pull = AsyncSocket::new(pull).unwrap_or_else(|err| fail("AsyncSocket", err));
         let mut push = AsyncSocket::new(push).unwrap_or_else(|err| fail("AsyncSocket", err));
 
+        let payload = Payload::new(size);
         let sender = tokio::spawn(async move {
             for _ in 0..count {
-                push.send_frame(message(size))
+                push.send_frame(payload.frame())
                     .await
                     .unwrap_or_else(|err| fail("zmq_sendmsg", err));
             }

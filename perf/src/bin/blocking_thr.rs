@@ -7,7 +7,7 @@
 
 use zmsg::{SendFlags, SocketType};
 use zmsg_perf::{
-    context, fail, loopback_args, message, print_throughput, receive_timed, tcp_buffers, LOOPBACK,
+    context, fail, loopback_args, print_throughput, receive_timed, tcp_buffers, Payload, LOOPBACK,
 };
 
 fn main() {
@@ -31,9 +31,10 @@ fn main() {
     push.connect(endpoint.as_str())
         .unwrap_or_else(|err| fail("zmq_connect", err));
 
+    let payload = Payload::new(size);
     let sender = std::thread::spawn(move || {
         for _ in 0..count {
-            push.send_frame(message(size), SendFlags::NONE)
+            push.send_frame(payload.frame(), SendFlags::NONE)
                 .unwrap_or_else(|err| fail("zmq_sendmsg", err));
         }
         push

@@ -11,7 +11,9 @@
 fn main() {
     use bytes::Bytes;
     use zeromq::{PullSocket, PushSocket, Socket, SocketRecv, SocketSend, ZmqMessage};
-    use zmsg_perf::{check_size, fail, loopback_args, print_throughput, runtime, Stopwatch};
+    use zmsg_perf::{
+        check_size, fail, fresh_payload, loopback_args, print_throughput, runtime, Stopwatch,
+    };
 
     let args = loopback_args("zmqrs_thr", "message-count", true);
     let (size, count) = (args.size, args.count);
@@ -27,9 +29,15 @@ fn main() {
             .unwrap_or_else(|err| fail("connect", err));
 
         let payload = Bytes::from(vec![0u8; size]);
+        let fresh = fresh_payload();
         let sender = tokio::spawn(async move {
             for _ in 0..count {
-                push.send(ZmqMessage::from(payload.clone()))
+                let body = if fresh {
+                    Bytes::from(vec![0u8; size])
+                } else {
+                    payload.clone()
+                };
+                push.send(ZmqMessage::from(body))
                     .await
                     .unwrap_or_else(|err| fail("send", err));
             }
