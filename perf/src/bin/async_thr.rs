@@ -1,7 +1,7 @@
 //! PUSH/PULL throughput of zmsg's `AsyncSocket` on tokio over tcp://127.0.0.1, both ends in one
 //! process (`bench/run --async`; compare `blocking_thr` and `zmqrs_thr`). A sender task awaits
-//! `send_frame` of `message-count` fresh messages of `message-size` bytes (made as `remote_thr`
-//! makes them); a receiver task awaits `recv_frame`, times all but the first message and prints
+//! `send_frame` of `message-count` messages of `message-size` bytes (one shared payload, or with
+//! `BENCH_PAYLOAD=fresh` a new message each: see `zmsg_perf::Payload`); a receiver task awaits `recv_frame`, times all but the first message and prints
 //! the figures. Each end is a task of its own on the runtime (default: multi-threaded).
 //!
 //! usage: async_thr <message-size> <message-count> [multi|current]

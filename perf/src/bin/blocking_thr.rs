@@ -1,7 +1,9 @@
 //! PUSH/PULL throughput of blocking zmsg over tcp://127.0.0.1, both ends in one process: the
 //! baseline of the async comparison (`bench/run --async`), in the same shape as `async_thr` and
-//! `zmqrs_thr`. A PUSH thread sends `message-count` fresh messages of `message-size` bytes (as
-//! `remote_thr`); the main thread's PULL receives them (as `local_thr`) and prints the figures.
+//! `zmqrs_thr`. A PUSH thread sends `message-count` messages of `message-size` bytes (one shared
+//! payload, or with `BENCH_PAYLOAD=fresh` a new message each, as `remote_thr`: see
+//! `zmsg_perf::Payload`); the main thread's PULL receives them (as `local_thr`) and prints the
+//! figures.
 //!
 //! usage: blocking_thr <message-size> <message-count>
 

@@ -1,9 +1,9 @@
 //! PUSH/PULL throughput of zmq.rs (crate `zeromq`, pure-Rust async ZeroMQ) on tokio over
 //! tcp://127.0.0.1, both ends in one process: what `async_thr` is compared with
 //! (`bench/run --async`). The sender sends one `message-size`-byte `Bytes` payload
-//! `message-count` times, as zmq.rs's own benchmarks do (each send is a reference-counted clone,
-//! no allocation of the payload: cheaper than the fresh message the zmsg programs send); the
-//! receiver times all but the first message and prints the figures.
+//! `message-count` times, as zmq.rs's own benchmarks do (each send a reference-counted clone, as
+//! the zmsg programs send one constant message; with `BENCH_PAYLOAD=fresh` a new zeroed `Vec`
+//! each); the receiver times all but the first message and prints the figures.
 //!
 //! usage: zmqrs_thr <message-size> <message-count> [multi|current]
 
