@@ -18,6 +18,12 @@ Message counts (per run) are chosen so that a run lasts about 0.2-1 s on a 2-cor
   latency:    10,000 round trips (tcp, ipc), 20,000 (inproc), halved from 16 KiB up.
 Over ipc the throughput sender is told to send 2 x count + 100,000 messages and is stopped once
 the receiver has counted its own; otherwise the receiver waits forever: libzmq 4.3.5 loses an ipc sender's last buffered messages at close (issue #4660).
+
+`--async` runs the async comparison instead (docs/performance.md, "Async (tokio)"): blocking zmsg,
+zmsg's AsyncSocket on tokio and zmq.rs (crate `zeromq`) over tcp://127.0.0.1, each program with
+both ends in one process (perf/src/bin/{blocking,async,zmqrs}_{thr,lat}.rs), interleaved, with the
+same counts as above; it writes bench/out/async.{json,md,png,svg} and (full runs) docs/img/async.*
+and the "Async (tokio)" figures of docs/performance.md.
 """
 
 import argparse
@@ -528,6 +534,266 @@ def update_doc(markdown, info, stamp):
 
 
 # ----------------------------------------------------------------------------------------------
+# The async comparison (--async): blocking zmsg vs zmsg's AsyncSocket vs zmq.rs, one process per
+# run with both ends in it, over tcp://127.0.0.1.
+
+ASYNC_IMPLS = ["blocking", "async", "zmqrs"]
+ASYNC_NAMES = {"blocking": "blocking zmsg", "async": "async zmsg", "zmqrs": "zmq.rs"}
+ASYNC_SIZES = [16, 1024, 65536]
+ASYNC_THR_BAR = 0.9  # async zmsg / blocking zmsg, throughput: at least
+ASYNC_ZMQRS_BAR = 2.0  # async zmsg / zmq.rs, throughput: at least
+ASYNC_LAT_BAR = 1.1  # async zmsg / blocking zmsg, round trip: at most
+ROUND_TRIP_RE = re.compile(r"average round trip: ([\d.]+) \[us\]")
+
+
+def run_loopback(program, size, count, flavour):
+    """One run of a loopback program; msg/s (throughput) or round-trip us (latency), or None."""
+    args = [str(program), str(size), str(count)]
+    if flavour:
+        args.append(flavour)
+    try:
+        proc = subprocess.run(args, stdout=subprocess.PIPE, text=True, timeout=RUN_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None
+    if proc.returncode != 0:
+        return None
+    if program.name.endswith("_thr"):
+        return parse("thr", proc.stdout)
+    match = ROUND_TRIP_RE.search(proc.stdout or "")
+    return float(match.group(1)) if match else None
+
+
+def median_or_none(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def async_summarize(results):
+    rows = []
+    for (kind, size), runs in results.items():
+        med = {impl: median_or_none(runs[impl]) for impl in ASYNC_IMPLS}
+        row = {"kind": kind, "size": size, **med, "runs": runs}
+        a, b, z = med["async"], med["blocking"], med["zmqrs"]
+        row["vs_blocking"] = a / b if a and b else None
+        row["vs_zmqrs"] = a / z if a and z else None
+        # The per-run ratios (the three ran back to back, under the same load), as in the main table.
+        pairs = [x / y for x, y in zip(runs["async"], runs["blocking"]) if x and y]
+        row["paired"] = statistics.median(pairs) if pairs else None
+        if kind == "thr":
+            row["verdict_blocking"] = verdict(row["vs_blocking"], lambda r: r >= ASYNC_THR_BAR)
+            row["verdict_zmqrs"] = verdict(row["vs_zmqrs"], lambda r: r >= ASYNC_ZMQRS_BAR)
+        else:
+            row["verdict_blocking"] = verdict(row["vs_blocking"], lambda r: r <= ASYNC_LAT_BAR)
+            row["verdict_zmqrs"] = ""  # no bar: for information
+        rows.append(row)
+    return rows
+
+
+def verdict(ratio, ok):
+    if ratio is None:
+        return "n/a"
+    return "ok" if ok(ratio) else "MISS"
+
+
+def fmt_thr(value, size):
+    if value is None:
+        return "failed"
+    return f"{value:,.0f} ({value * size / 1e6:,.1f})"
+
+
+def fmt_lat(value):
+    return "failed" if value is None else f"{value:.1f}"
+
+
+def async_markdown(rows, runs, flavour):
+    lines = [f"**Throughput** (PUSH/PULL), msg/s (MB/s), median of {runs} run(s); ratios of the "
+             f"medians: async/blocking (bar >= {ASYNC_THR_BAR}), async/zmq.rs (bar >= "
+             f"{ASYNC_ZMQRS_BAR}); paired = median of the per-run async/blocking ratios", "",
+             "| size | blocking zmsg | async zmsg | zmq.rs | async/blocking | | async/zmq.rs | | paired |",
+             "|---:|---:|---:|---:|---:|---|---:|---|---:|"]
+    for row in rows:
+        if row["kind"] != "thr":
+            continue
+        size = row["size"]
+        lines.append(f"| {human_size(size)} | {fmt_thr(row['blocking'], size)} | "
+                     f"{fmt_thr(row['async'], size)} | {fmt_thr(row['zmqrs'], size)} | "
+                     f"{fmt_ratio(row['vs_blocking'])} | {row['verdict_blocking']} | "
+                     f"{fmt_ratio(row['vs_zmqrs'])} | {row['verdict_zmqrs']} | "
+                     f"{fmt_ratio(row['paired'])} |")
+    lines += ["", f"**Round trip** (REQ/REP), us, median of {runs} run(s); async/blocking (bar <= "
+              f"{ASYNC_LAT_BAR}); async/zmq.rs for information (no bar); paired as above", "",
+              "| size | blocking zmsg | async zmsg | zmq.rs | async/blocking | | paired | async/zmq.rs |",
+              "|---:|---:|---:|---:|---:|---|---:|---:|"]
+    for row in rows:
+        if row["kind"] != "lat":
+            continue
+        lines.append(f"| {human_size(row['size'])} | {fmt_lat(row['blocking'])} | "
+                     f"{fmt_lat(row['async'])} | {fmt_lat(row['zmqrs'])} | "
+                     f"{fmt_ratio(row['vs_blocking'])} | {row['verdict_blocking']} | "
+                     f"{fmt_ratio(row['paired'])} | {fmt_ratio(row['vs_zmqrs'])} |")
+    lines.append("")
+    lines.append(f"(tokio runtime: {flavour}; tcp://127.0.0.1, both ends in one process.)")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def async_print(rows, runs):
+    print(f"\nTHROUGHPUT [msg/s (MB/s)], PUSH/PULL over tcp, median of {runs}")
+    print(f"{'size':>8} {'blocking zmsg':>22} {'async zmsg':>22} {'zmq.rs':>22} "
+          f"{'a/blk':>6} {'':4} {'a/zmqrs':>7} {'':4} {'paired':>6}")
+    for row in rows:
+        if row["kind"] != "thr":
+            continue
+        size = row["size"]
+        print(f"{human_size(size):>8} {fmt_thr(row['blocking'], size):>22} "
+              f"{fmt_thr(row['async'], size):>22} {fmt_thr(row['zmqrs'], size):>22} "
+              f"{fmt_ratio(row['vs_blocking']):>6} {row['verdict_blocking']:4} "
+              f"{fmt_ratio(row['vs_zmqrs']):>7} {row['verdict_zmqrs']:4} "
+              f"{fmt_ratio(row['paired']):>6}")
+    print(f"\nROUND TRIP [us], REQ/REP over tcp, median of {runs}")
+    print(f"{'size':>8} {'blocking zmsg':>14} {'async zmsg':>14} {'zmq.rs':>14} "
+          f"{'a/blk':>6} {'':4} {'paired':>6} {'a/zmqrs':>7}")
+    for row in rows:
+        if row["kind"] != "lat":
+            continue
+        print(f"{human_size(row['size']):>8} {fmt_lat(row['blocking']):>14} "
+              f"{fmt_lat(row['async']):>14} {fmt_lat(row['zmqrs']):>14} "
+              f"{fmt_ratio(row['vs_blocking']):>6} {row['verdict_blocking']:4} "
+              f"{fmt_ratio(row['paired']):>6} {fmt_ratio(row['vs_zmqrs']):>7}")
+    sys.stdout.flush()
+
+
+def async_plot(rows, info, runs, flavour):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        log("bench: matplotlib missing, no plot (pip install -r bench/requirements.txt)")
+        return []
+    colors = {"blocking": "#555555", "async": "#d9480f", "zmqrs": "#1c7ed6"}
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.6))
+    for ax, kind in zip(axes, ("thr", "lat")):
+        points = sorted((r for r in rows if r["kind"] == kind), key=lambda r: r["size"])
+        if not points:
+            ax.set_axis_off()
+            continue
+        width = 0.27
+        for offset, impl in enumerate(ASYNC_IMPLS):
+            xs = [i + (offset - 1) * width for i in range(len(points))]
+            ys = []
+            for r in points:
+                value = r[impl] or 0
+                ys.append(value * r["size"] / 1e6 if kind == "thr" else value)
+            ax.bar(xs, ys, width, color=colors[impl], label=ASYNC_NAMES[impl])
+        # The async ratios, above each group of bars.
+        for i, r in enumerate(points):
+            top = max((r[impl] or 0) * (r["size"] / 1e6 if kind == "thr" else 1)
+                      for impl in ASYNC_IMPLS)
+            label = f"async/blocking {r['vs_blocking']:.2f}" if r["vs_blocking"] else ""
+            if r["vs_zmqrs"]:
+                label += f"\nasync/zmq.rs {r['vs_zmqrs']:.2f}"
+            ax.annotate(label, (i, top), textcoords="offset points", xytext=(0, 4),
+                        ha="center", fontsize=7, color=colors["async"])
+        ax.set_xticks(range(len(points)))
+        ax.set_xticklabels([human_size(r["size"]) for r in points])
+        ax.set_xlabel("message size")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        if kind == "thr":
+            ax.set_yscale("log")
+            ax.set_ylim(top=max(max((r[i] or 0) * r["size"] / 1e6 for i in ASYNC_IMPLS)
+                                for r in points) * 4)
+            ax.set_title("throughput, PUSH/PULL over tcp")
+            ax.set_ylabel("MB/s (higher is better)")
+        else:
+            top = max(max(r[i] or 0 for i in ASYNC_IMPLS) for r in points)
+            ax.set_ylim(0, top * 1.35)
+            ax.set_title("round trip, REQ/REP over tcp")
+            ax.set_ylabel("us per round trip (lower is better)")
+        ax.legend(fontsize=8, loc="upper left")
+    fig.suptitle(f"async zmsg (AsyncSocket, tokio {flavour}) vs blocking zmsg vs zmq.rs — "
+                 f"median of {runs} run(s), both ends in one process, labels = async ratios\n"
+                 f"{info.get('model')} x {info.get('nproc')} cores, shared machine", fontsize=10)
+    fig.tight_layout()
+    written = []
+    for ext in ("png", "svg"):
+        path = OUT / f"async.{ext}"
+        fig.savefig(path, dpi=110)
+        written.append(path)
+    plt.close(fig)
+    return written
+
+
+def replace_marked(begin, end, body):
+    """Replaces the text between two markers of docs/performance.md; False if they are missing."""
+    if not DOC.exists():
+        return False
+    text = DOC.read_text()
+    if begin not in text or end not in text:
+        return False
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    DOC.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+    return True
+
+
+def run_async(args, executables, started):
+    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ASYNC_SIZES
+    runs = 1 if args.quick else max(1, args.runs)
+    kinds = [k for k in args.kinds.split(",") if k]
+    flavour = args.runtime
+    update_docs = not args.no_docs and not args.quick and args.sizes is None and runs >= 5
+    programs = {(impl, kind): executables[f"{impl}_{kind}"] for impl in ASYNC_IMPLS for kind in kinds}
+    info = machine_info()
+    info["loadavg_start"] = os.getloadavg()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = {(k, s): {impl: [] for impl in ASYNC_IMPLS} for k in kinds for s in sizes}
+    total = len(results) * runs * len(ASYNC_IMPLS)
+    done = 0
+    for run in range(runs):
+        for kind in kinds:
+            for index, size in enumerate(sizes):
+                base = thr_count(size, "tcp") if kind == "thr" else lat_count(size, "tcp")
+                count = max(2, int(base * args.scale))
+                # Each of the three goes first, second and third in turn.
+                shift = (run + index) % len(ASYNC_IMPLS)
+                order = ASYNC_IMPLS[shift:] + ASYNC_IMPLS[:shift]
+                for impl in order:
+                    program = programs[(impl, kind)]
+                    value = run_loopback(program, size, count, None if impl == "blocking" else flavour)
+                    results[(kind, size)][impl].append(value)
+                    done += 1
+                    shown = fmt_value("thr", value) if kind == "thr" else fmt_lat(value)
+                    log(f"[{done}/{total} {time.monotonic() - started:5.0f}s] run {run + 1} "
+                        f"{kind} {human_size(size):>7} {impl:<8} {shown}")
+    info["loadavg_end"] = os.getloadavg()
+    rows = async_summarize(results)
+    async_print(rows, runs)
+    markdown = async_markdown(rows, runs, flavour)
+    (OUT / "async.md").write_text(markdown)
+    (OUT / "async.json").write_text(json.dumps(
+        {"machine": info, "when": stamp, "runs": runs, "runtime": flavour,
+         "rows": [{**row, "runs": {impl: row["runs"][impl] for impl in ASYNC_IMPLS}}
+                  for row in rows]}, indent=1))
+    images = async_plot(rows, info, runs, flavour)
+    if update_docs:
+        DOCS_IMG.mkdir(parents=True, exist_ok=True)
+        for image in images:
+            shutil.copy(image, DOCS_IMG / image.name)
+        machine = (f"Measured {stamp} on {info.get('model')}, {info.get('nproc')} cores, "
+                   f"{info.get('mem_gib', '?')} GiB, Linux {info.get('kernel')} "
+                   f"({info.get('rustc', '')}; commit {info.get('git', '?')}). Load average "
+                   f"{info['loadavg_start'][0]:.1f} at the start and {info['loadavg_end'][0]:.1f} "
+                   "at the end: the machine is shared with other builds and is noisy, so read "
+                   "the ratios.")
+        if replace_marked("<!-- async:begin -->", "<!-- async:end -->",
+                          f"{machine}\n\n{markdown}\n![async zmsg vs blocking zmsg vs zmq.rs]"
+                          "(img/async.png)\n"):
+            log("bench: updated docs/performance.md and docs/img/async.{png,svg}")
+    log(f"bench: done in {time.monotonic() - started:.0f}s; results in {OUT}/async.*")
+
+
+# ----------------------------------------------------------------------------------------------
 
 
 def main():
@@ -544,6 +810,13 @@ def main():
                              "when valgrind is installed)")
     parser.add_argument("--mdp", choices=["auto", "yes", "no"], default="auto",
                         help="also run the MDP broker benchmark (perf/src/bin/mdp_bench.rs)")
+    parser.add_argument("--async", dest="async_", action="store_true",
+                        help="run the async comparison instead: blocking zmsg vs async zmsg vs "
+                             "zmq.rs over tcp, 16 B / 1 KiB / 64 KiB (--runs, --sizes, --kinds, "
+                             "--scale and --quick apply)")
+    parser.add_argument("--runtime", choices=["multi", "current"], default="multi",
+                        help="with --async: the tokio runtime of the async programs (default "
+                             "multi: one worker per core)")
     args = parser.parse_args()
 
     sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else (
@@ -556,6 +829,9 @@ def main():
     OUT.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     executables, scripts = cargo_build(["zmsg-perf"])
+    if args.async_:
+        run_async(args, executables, started)
+        return
     libzmq, sodium, platform_dir = find_static_libs(scripts)
     c_tools, zeromq_src_version = build_c_tools(libzmq, sodium, platform_dir)
     rust_tools = {name: executables[name] for name in PROGRAMS}

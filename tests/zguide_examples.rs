@@ -228,6 +228,25 @@ fn hwclient_hwserver() {
     assert_eq!(count_lines(&served, "Received Hello"), 10, "{served}");
 }
 
+/// The tokio ports of hwserver/hwclient, with each other and with the blocking ports.
+#[cfg(unix)]
+#[test]
+fn async_hwclient_async_hwserver() {
+    let _ports = fixed_ports();
+    for (server, client) in [
+        ("async_hwserver", "async_hwclient"),
+        ("hwserver", "async_hwclient"),
+        ("async_hwserver", "hwclient"),
+    ] {
+        let served = Proc::spawn(server, &["10", "0"]);
+        let client = Proc::spawn(client, &[]).success();
+        assert_eq!(count_lines(&client, "Received World "), 10, "{client}");
+        assert!(client.contains("Received World 9"), "{client}");
+        let served = served.success();
+        assert_eq!(count_lines(&served, "Received Hello"), 10, "{served}");
+    }
+}
+
 #[test]
 fn wuclient_wuserver() {
     let _ports = fixed_ports();
@@ -627,6 +646,8 @@ fn ctrl_c_ends_every_long_running_example() {
     let table: &[(&str, &[&str])] = &[
         ("hwserver", &[]),
         ("hwclient", &[]),
+        ("async_hwserver", &[]),
+        ("async_hwclient", &[]),
         ("wuserver", &[]),
         ("wuclient", &[]),
         ("taskvent", &[]),

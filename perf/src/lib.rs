@@ -135,6 +135,177 @@ fn recv_checked(socket: &ZSocket, frame: &mut ZFrame, size: Option<usize>) {
     }
 }
 
+// ----------------------------------------------------------------------------------------------
+// The one-process loopback programs of the async comparison (`bench/run --async`): blocking zmsg,
+// zmsg's AsyncSocket and zmq.rs, each with both ends in one process over tcp://127.0.0.1, so that
+// the three run in the same shape.
+
+/// The endpoint the loopback programs bind: a free port on the loopback interface.
+pub const LOOPBACK: &str = "tcp://127.0.0.1:*";
+
+/// Which tokio runtime an async loopback program runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// tokio's multi-threaded runtime with its default number of workers (one per core), each end
+    /// on a task of its own: what `#[tokio::main]` gives (the default).
+    Multi,
+    /// The current-thread runtime: both ends take turns on one thread.
+    Current,
+}
+
+/// The command line of a loopback program: `<message-size> <count> [multi|current]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopbackArgs {
+    /// Bytes per message.
+    pub size: usize,
+    /// Messages (throughput) or round trips (latency).
+    pub count: usize,
+    /// The runtime, for the async programs.
+    pub flavour: Flavour,
+}
+
+/// Parses a loopback program's arguments, printing the usage line and exiting with status 1 when
+/// they are wrong, as the other programs do. `async_runtime` says whether the program takes the
+/// runtime argument.
+pub fn loopback_args(name: &str, count_name: &str, async_runtime: bool) -> LoopbackArgs {
+    let args: Vec<String> = std::env::args().collect();
+    let flavour = match args.get(3).map(String::as_str) {
+        None => Some(Flavour::Multi),
+        Some("multi") if async_runtime => Some(Flavour::Multi),
+        Some("current") if async_runtime => Some(Flavour::Current),
+        Some(_) => None,
+    };
+    match flavour {
+        Some(flavour) if args.len() == 3 || args.len() == 4 => LoopbackArgs {
+            size: arg_usize(&args[1]),
+            count: arg_usize(&args[2]),
+            flavour,
+        },
+        _ => {
+            let runtime = if async_runtime {
+                " [multi|current]"
+            } else {
+                ""
+            };
+            println!("usage: {name} <message-size> <{count_name}>{runtime}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// Prints a throughput run's figures: `local_thr`'s lines, then the same in megabytes per second.
+pub fn print_throughput(size: usize, count: usize, elapsed_us: u64) {
+    // As local_thr: the first message only starts the clock, so `count` messages over the time
+    // of `count - 1` (a figure the C tool and the ports share).
+    let throughput = count as f64 / elapsed_us.max(1) as f64 * 1_000_000.0;
+    println!("message size: {} [B]", size as i32);
+    println!("message count: {}", count as i32);
+    println!("mean throughput: {} [msg/s]", throughput as i64);
+    println!(
+        "mean throughput: {:.3} [Mb/s]",
+        throughput * size as f64 * 8.0 / 1e6
+    );
+    println!(
+        "mean throughput: {:.3} [MB/s]",
+        throughput * size as f64 / 1e6
+    );
+}
+
+/// Prints a latency run's figures: the one-way latency as `remote_lat` does, then the round trip.
+pub fn print_latency(size: usize, count: usize, elapsed_us: u64) {
+    let round_trip = elapsed_us as f64 / count.max(1) as f64;
+    println!("message size: {} [B]", size as i32);
+    println!("roundtrip count: {}", count as i32);
+    println!("average latency: {:.3} [us]", round_trip / 2.0);
+    println!("average round trip: {round_trip:.3} [us]");
+}
+
+/// Sets the kernel send and receive buffers of a zmsg socket of the loopback programs to
+/// `BENCH_TCP_BUFFER` bytes, when that variable is set (`ZMQ_SNDBUF`/`ZMQ_RCVBUF`; libzmq leaves
+/// the system's default otherwise). zmq.rs asks for 4 MiB on every tcp connection, so
+/// `BENCH_TCP_BUFFER=4194304` gives zmsg the same buffers, to tell the libraries' cost from the
+/// kernel buffers' (docs/performance.md, "Async (tokio)").
+pub fn tcp_buffers(socket: &ZSocket) {
+    let Some(bytes) = std::env::var("BENCH_TCP_BUFFER")
+        .ok()
+        .and_then(|text| text.parse::<i32>().ok())
+    else {
+        return;
+    };
+    socket
+        .set_sndbuf(bytes)
+        .and_then(|()| socket.set_rcvbuf(bytes))
+        .unwrap_or_else(|err| fail("zmq_setsockopt", err));
+}
+
+/// Whether the loopback throughput senders send one shared payload (the default) or a fresh
+/// message each time (`BENCH_PAYLOAD=fresh`).
+///
+/// Shared is each library's cheapest send of an existing buffer, the same work on both sides: a
+/// reference-counted `Bytes` clone for zmq.rs (what its own benchmarks send) and a libzmq constant
+/// message over one buffer for zmsg ([`ZFrame::from_static`]); neither allocates nor copies per
+/// message. Fresh is the C tools' way ([`message`]: a new, unwritten `zmq_msg_init_size` message
+/// per send) for zmsg, and a new zeroed `Vec` per send for zmq.rs (safe Rust has no unwritten
+/// buffer to offer).
+pub fn fresh_payload() -> bool {
+    std::env::var("BENCH_PAYLOAD").is_ok_and(|mode| mode == "fresh")
+}
+
+/// What a zmsg loopback throughput sender sends: see [`fresh_payload`].
+#[derive(Debug, Clone, Copy)]
+pub struct Payload {
+    size: usize,
+    shared: Option<&'static [u8]>,
+}
+
+impl Payload {
+    /// Messages of `size` bytes, made as `BENCH_PAYLOAD` says.
+    pub fn new(size: usize) -> Payload {
+        let shared = (!fresh_payload()).then(|| &*Box::leak(vec![0u8; size].into_boxed_slice()));
+        Payload { size, shared }
+    }
+
+    /// The next message to send.
+    #[inline]
+    pub fn frame(&self) -> ZFrame {
+        match self.shared {
+            Some(bytes) => ZFrame::from_static(bytes),
+            None => message(self.size),
+        }
+    }
+}
+
+/// Checks a received message's size as [`recv_checked`] does: exits with the C tools' message
+/// when it is wrong.
+#[inline]
+pub fn check_size(expected: usize, got: usize) {
+    if got != expected {
+        wrong_size();
+    }
+}
+
+/// A tokio runtime of the given flavour (`Multi`: tokio's default worker count, one per core),
+/// for the async loopback programs.
+#[cfg(unix)]
+pub fn runtime(flavour: Flavour) -> tokio::runtime::Runtime {
+    let mut builder = match flavour {
+        Flavour::Multi => tokio::runtime::Builder::new_multi_thread(),
+        Flavour::Current => tokio::runtime::Builder::new_current_thread(),
+    };
+    builder
+        .enable_all()
+        .build()
+        .unwrap_or_else(|err| fail("tokio runtime", err))
+}
+
+/// The body of a loopback program on a platform without the async comparison (its crates are
+/// Unix-only here, as zmsg's `AsyncSocket` is).
+#[cfg(not(unix))]
+pub fn needs_unix(name: &str) -> ! {
+    println!("{name}: the async comparison needs Unix (tokio's AsyncFd)");
+    std::process::exit(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,12 @@ fn bin(name: &str) -> Command {
         "inproc_thr" => env!("CARGO_BIN_EXE_inproc_thr"),
         "inproc_lat" => env!("CARGO_BIN_EXE_inproc_lat"),
         "mdp_bench" => env!("CARGO_BIN_EXE_mdp_bench"),
+        "blocking_thr" => env!("CARGO_BIN_EXE_blocking_thr"),
+        "blocking_lat" => env!("CARGO_BIN_EXE_blocking_lat"),
+        "async_thr" => env!("CARGO_BIN_EXE_async_thr"),
+        "async_lat" => env!("CARGO_BIN_EXE_async_lat"),
+        "zmqrs_thr" => env!("CARGO_BIN_EXE_zmqrs_thr"),
+        "zmqrs_lat" => env!("CARGO_BIN_EXE_zmqrs_lat"),
         other => panic!("no such program {other}"),
     };
     // Under an emulator (scripts/cross-runner exports ZMSG_TEST_RUNNER, e.g. `qemu-aarch64 -L
@@ -178,14 +184,20 @@ fn a_wrong_size_is_reported() {
 
 #[test]
 fn usage_on_wrong_arguments() {
-    for name in [
+    let mut names = vec![
         "local_thr",
         "remote_thr",
         "local_lat",
         "remote_lat",
         "inproc_thr",
         "inproc_lat",
-    ] {
+        "blocking_thr",
+        "blocking_lat",
+    ];
+    if cfg!(unix) {
+        names.extend(["async_thr", "async_lat", "zmqrs_thr", "zmqrs_lat"]);
+    }
+    for name in names {
         let output = bin(name).output().unwrap();
         assert_eq!(output.status.code(), Some(1), "{name}");
         let text = String::from_utf8_lossy(&output.stdout);
@@ -194,6 +206,48 @@ fn usage_on_wrong_arguments() {
             "{name}: {text}"
         );
     }
+}
+
+/// The async comparison's one-process programs (blocking zmsg, zmsg's AsyncSocket, zmq.rs) move
+/// every message and round trip over tcp, on both tokio runtimes, and print their figures.
+#[cfg(unix)]
+#[test]
+fn loopback_programs_of_the_async_comparison() {
+    let runs: &[(&str, &[&str])] = &[
+        ("blocking_thr", &["100", "20000"]),
+        ("async_thr", &["100", "20000"]),
+        ("async_thr", &["100", "20000", "current"]),
+        ("zmqrs_thr", &["100", "20000"]),
+        ("zmqrs_thr", &["100", "20000", "current"]),
+        ("blocking_lat", &["1000", "300"]),
+        ("async_lat", &["1000", "300"]),
+        ("async_lat", &["1000", "300", "current"]),
+        ("zmqrs_lat", &["1000", "300"]),
+        ("zmqrs_lat", &["1000", "300", "current"]),
+    ];
+    for &(name, args) in runs {
+        let output = finish(
+            bin(name).args(args).spawn().unwrap(),
+            Duration::from_secs(60),
+        );
+        let text = stdout(&output);
+        assert!(output.status.success(), "{name} {args:?}: {text}");
+        assert_eq!(
+            figure(&text, "message size:"),
+            args[0].parse::<f64>().unwrap()
+        );
+        if name.ends_with("_thr") {
+            assert_eq!(figure(&text, "message count:"), 20000.0, "{text}");
+            assert!(figure(&text, "mean throughput:") > 0.0, "{text}");
+            assert!(text.contains("[MB/s]"), "{text}");
+        } else {
+            assert_eq!(figure(&text, "roundtrip count:"), 300.0, "{text}");
+            assert!(figure(&text, "average round trip:") > 0.0, "{text}");
+        }
+    }
+    // A wrong runtime name is a usage error, as wrong arguments are.
+    let output = bin("async_thr").args(["1", "1", "fast"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
 }
 
 #[test]

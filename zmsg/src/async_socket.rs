@@ -13,7 +13,9 @@
 //!   so an edge between the two is not lost;
 //! - each direction (receive, send) waits on its own duplicate of the descriptor, so the two halves
 //!   of a [split](AsyncSocket::split) socket each get every edge; and a successful operation wakes
-//!   the other direction's waiter, because it may have consumed the edge that waiter needed.
+//!   the other direction's waiter, because it may have consumed the edge that waiter needed
+//!   (when that direction is waiting: a flag, set before it checks `ZMQ_EVENTS` and cleared when
+//!   its operation succeeds, spares the wake-up otherwise).
 //!
 //! The socket itself sits behind a mutex held only for one non-blocking libzmq call, so the two
 //! halves can run on different threads of a multi-threaded runtime (libzmq sockets must never be
@@ -61,8 +63,9 @@ compile_error!(
 use std::future::poll_fn;
 use std::os::fd::{BorrowedFd, OwnedFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 use atomic_waker::AtomicWaker;
 use futures_core::Stream;
@@ -82,9 +85,54 @@ const STREAK: u32 = 128;
 struct Shared {
     socket: Mutex<ZSocket>,
     /// The receiving task, waiting; woken when a send may have consumed its edge.
-    recv_waiter: AtomicWaker,
+    recv_waiter: Waiter,
     /// The sending task, waiting; woken when a receive may have consumed its edge.
-    send_waiter: AtomicWaker,
+    send_waiter: Waiter,
+}
+
+/// One direction's wake-up slot, for the other direction's kicks.
+///
+/// `waiting` is set (after the waker is registered) before the direction reads `ZMQ_EVENTS`, and
+/// cleared by the direction itself when its operation succeeds. The other direction wakes it only
+/// while it is set, which spares two atomic read-modify-writes (and, when the waker was left
+/// registered, a spurious wake-up of a running task) on every operation. No wake-up is lost: both
+/// the `ZMQ_EVENTS` read and the other direction's operation run under the socket's mutex, so
+/// either the read comes after the operation and sees what it changed, or the flag was set before
+/// the read and the other direction, locking after it, sees the flag.
+struct Waiter {
+    waker: AtomicWaker,
+    waiting: AtomicBool,
+}
+
+impl Waiter {
+    fn new() -> Waiter {
+        Waiter {
+            waker: AtomicWaker::new(),
+            waiting: AtomicBool::new(false),
+        }
+    }
+
+    /// Registers `waker`, then marks the direction as waiting (before it reads `ZMQ_EVENTS`).
+    fn register(&self, waker: &Waker) {
+        self.waker.register(waker);
+        self.waiting.store(true, Ordering::SeqCst);
+    }
+
+    /// The direction's operation succeeded: it no longer waits.
+    #[inline]
+    fn done(&self) {
+        if self.waiting.load(Ordering::SeqCst) {
+            self.waiting.store(false, Ordering::SeqCst);
+        }
+    }
+
+    /// Wakes the direction if it is waiting.
+    #[inline]
+    fn wake(&self) {
+        if self.waiting.load(Ordering::SeqCst) {
+            self.waker.wake();
+        }
+    }
 }
 
 impl Shared {
@@ -107,7 +155,7 @@ struct Direction {
 
 impl Shared {
     /// The waiter of the direction that wants `want`, and the other direction's: (own, other).
-    fn waiters(&self, want: Events) -> (&AtomicWaker, &AtomicWaker, Events) {
+    fn waiters(&self, want: Events) -> (&Waiter, &Waiter, Events) {
         if want == Events::POLLIN {
             (&self.recv_waiter, &self.send_waiter, Events::POLLOUT)
         } else {
@@ -197,8 +245,8 @@ impl AsyncSocket {
         let sender = Direction::new(&socket, Events::POLLOUT)?;
         let shared = Arc::new(Shared {
             socket: Mutex::new(socket),
-            recv_waiter: AtomicWaker::new(),
-            send_waiter: AtomicWaker::new(),
+            recv_waiter: Waiter::new(),
+            send_waiter: Waiter::new(),
         });
         Ok(AsyncSocket {
             receiver: AsyncReceiver {
@@ -235,7 +283,7 @@ impl AsyncSocket {
         self.sender.send(msg).await
     }
 
-    /// Sends a one-frame message.
+    /// Sends a one-frame message; a dropped future sent it or not.
     pub async fn send_frame(&mut self, frame: impl IntoFrame) -> Result<()> {
         self.sender.send_frame(frame).await
     }
@@ -315,6 +363,7 @@ impl AsyncReceiver {
             let result = op(&shared.lock());
             match result {
                 Ok(value) => {
+                    shared.recv_waiter.done();
                     // The call may have consumed the edge the sending direction waits for.
                     shared.send_waiter.wake();
                     self.direction.streak += 1;
@@ -346,15 +395,37 @@ impl AsyncSender {
     /// Polls to send `msg`: `Ready(Ok)` once libzmq took all of it (`msg` is then empty), or
     /// `Pending` with `msg` untouched and `cx` registered.
     pub fn poll_send(&mut self, cx: &mut Context<'_>, msg: &mut ZMsg) -> Poll<Result<()>> {
+        self.poll_op(cx, |socket| socket.send_msg_ref(msg, SendFlags::DONTWAIT))
+    }
+
+    /// Polls to send `frame` as a one-frame message: `Ready(Ok)` once libzmq took it (`frame` is
+    /// then empty), or `Pending` with `frame` untouched and `cx` registered. The frame is handed
+    /// to libzmq as it is, with no [`ZMsg`] around it.
+    pub fn poll_send_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+        frame: &mut ZFrame,
+    ) -> Poll<Result<()>> {
+        self.poll_op(cx, |socket| {
+            socket.send_frame_ref(frame, SendFlags::DONTWAIT)
+        })
+    }
+
+    fn poll_op(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&ZSocket) -> Result<()>,
+    ) -> Poll<Result<()>> {
         if self.direction.must_yield(cx) {
             return Poll::Pending;
         }
         let shared = &*self.shared;
         let mut tries = 0;
         loop {
-            let result = shared.lock().send_msg_ref(msg, SendFlags::DONTWAIT);
+            let result = op(&shared.lock());
             match result {
                 Ok(()) => {
+                    shared.send_waiter.done();
                     // The call may have consumed the edge the receiving direction waits for.
                     shared.recv_waiter.wake();
                     self.direction.streak += 1;
@@ -382,11 +453,10 @@ impl AsyncSender {
         poll_fn(|cx| self.poll_send(cx, &mut msg)).await
     }
 
-    /// Sends a one-frame message.
+    /// Sends a one-frame message; a dropped future sent it or not.
     pub async fn send_frame(&mut self, frame: impl IntoFrame) -> Result<()> {
-        let mut msg = ZMsg::new();
-        msg.append(frame);
-        self.send(msg).await
+        let mut frame = frame.into_frame();
+        poll_fn(|cx| self.poll_send_frame(cx, &mut frame)).await
     }
 
     /// Sends the message buffered by the `Sink`, if any.

@@ -108,20 +108,25 @@ fn push_pull_with_blocking_sends_delivers_every_message_once() {
     });
 }
 
-/// Both ends of a DEALER pair send and receive at once, each direction on its own task.
+/// Both ends of a DEALER pair send and receive at once, each direction on its own task. One end
+/// sends whole messages (`send`), the other single frames (`send_frame`, which hands the frame to
+/// libzmq without a `ZMsg`).
 #[test]
 fn a_dealer_pair_split_into_four_tasks_moves_both_ways() {
     run("dealers", |endpoint| {
         Box::pin(async move {
             let (a, b) = pair(SocketType::Dealer, SocketType::Dealer, &endpoint);
             let (mut senders, mut receivers) = (Vec::new(), Vec::new());
-            for socket in [a, b] {
+            for (side, socket) in [a, b].into_iter().enumerate() {
                 let (mut tx, mut rx) = AsyncSocket::new(socket).unwrap().split();
                 senders.push(tokio::spawn(async move {
                     for n in 0..MESSAGES {
-                        tx.send(ZMsg::from_iter([n.to_le_bytes().to_vec()]))
-                            .await
-                            .unwrap();
+                        let body = n.to_le_bytes().to_vec();
+                        if side == 0 {
+                            tx.send(ZMsg::from_iter([body])).await.unwrap();
+                        } else {
+                            tx.send_frame(body).await.unwrap();
+                        }
                     }
                     tx.close().await.unwrap();
                     tx
