@@ -722,6 +722,19 @@ fn endpoint_cstring(endpoint: &str) -> Result<CString> {
     CString::new(endpoint).map_err(|_| Error::InvalidEndpoint(endpoint.to_string()))
 }
 
+/// Runs a libzmq call that processes the socket's pending commands first (`zmq_bind`,
+/// `zmq_connect`, `zmq_unbind`, `zmq_disconnect`): a signal there fails it with `EINTR` before it
+/// did anything. By the one signal policy (`crate::signal`) it is tried again unless the interrupt
+/// flag is set.
+fn retry_interrupted(mut call: impl FnMut() -> Result<i32>) -> Result<i32> {
+    loop {
+        match call() {
+            Err(err) if retry_after(&err, OnInterrupt::Stop) => {}
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -804,18 +817,5 @@ mod tests {
             .unwrap();
         assert!(pull.recv_frame().unwrap_err().is_again());
         assert!(pull.recv_frame_dontwait().unwrap_err().is_again());
-    }
-}
-
-/// Runs a libzmq call that processes the socket's pending commands first (`zmq_bind`,
-/// `zmq_connect`, `zmq_unbind`, `zmq_disconnect`): a signal there fails it with `EINTR` before it
-/// did anything. By the one signal policy (`crate::signal`) it is tried again unless the interrupt
-/// flag is set.
-fn retry_interrupted(mut call: impl FnMut() -> Result<i32>) -> Result<i32> {
-    loop {
-        match call() {
-            Err(err) if retry_after(&err, OnInterrupt::Stop) => {}
-            other => return other,
-        }
     }
 }

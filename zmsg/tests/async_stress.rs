@@ -11,7 +11,14 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use zmsg::{AsyncSocket, SocketType, ZMsg, ZSocket};
 
-const MESSAGES: u64 = 1_000_000;
+/// Messages per case: 1,000,000, or `ZMSG_ASYNC_STRESS_MESSAGES` (scripts/test-cross sets fewer
+/// under qemu, where every message costs ten times as much).
+fn messages() -> u64 {
+    std::env::var("ZMSG_ASYNC_STRESS_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000)
+}
 /// A bound on each test (a lost wakeup is a hang): generous for a slow, shared machine.
 const BOUND: Duration = Duration::from_secs(300);
 const HWM: i32 = 20;
@@ -92,14 +99,14 @@ fn push_pull_with_blocking_sends_delivers_every_message_once() {
             let mut pull = AsyncSocket::new(pull).unwrap();
             let mut push = AsyncSocket::new(push).unwrap();
             let sender = tokio::spawn(async move {
-                for n in 0..MESSAGES {
+                for n in 0..messages() {
                     push.send(ZMsg::from_iter([n.to_le_bytes().to_vec()]))
                         .await
                         .unwrap();
                 }
                 push
             });
-            for expected in 0..MESSAGES {
+            for expected in 0..messages() {
                 let msg = pull.next().await.unwrap().unwrap();
                 assert_eq!(number(&msg), expected);
             }
@@ -120,7 +127,7 @@ fn a_dealer_pair_split_into_four_tasks_moves_both_ways() {
             for (side, socket) in [a, b].into_iter().enumerate() {
                 let (mut tx, mut rx) = AsyncSocket::new(socket).unwrap().split();
                 senders.push(tokio::spawn(async move {
-                    for n in 0..MESSAGES {
+                    for n in 0..messages() {
                         let body = n.to_le_bytes().to_vec();
                         if side == 0 {
                             tx.send(ZMsg::from_iter([body])).await.unwrap();
@@ -132,7 +139,7 @@ fn a_dealer_pair_split_into_four_tasks_moves_both_ways() {
                     tx
                 }));
                 receivers.push(tokio::spawn(async move {
-                    for expected in 0..MESSAGES {
+                    for expected in 0..messages() {
                         let msg = rx.recv().await.unwrap();
                         assert_eq!(number(&msg), expected);
                     }
@@ -165,7 +172,7 @@ fn router_halves_on_two_tasks_answer_every_request() {
             let (mut dealer_tx, mut dealer_rx) = AsyncSocket::new(dealer).unwrap().split();
             let (handoff, mut requests) = mpsc::channel::<ZMsg>(64);
             let receive = tokio::spawn(async move {
-                for _ in 0..MESSAGES {
+                for _ in 0..messages() {
                     handoff.send(router_rx.recv().await.unwrap()).await.unwrap();
                 }
                 router_rx
@@ -177,7 +184,7 @@ fn router_halves_on_two_tasks_answer_every_request() {
                 router_tx
             });
             let ask = tokio::spawn(async move {
-                for n in 0..MESSAGES {
+                for n in 0..messages() {
                     dealer_tx
                         .send(ZMsg::from_iter([n.to_le_bytes().to_vec()]))
                         .await
@@ -185,7 +192,7 @@ fn router_halves_on_two_tasks_answer_every_request() {
                 }
                 dealer_tx
             });
-            for expected in 0..MESSAGES {
+            for expected in 0..messages() {
                 let reply = dealer_rx.recv().await.unwrap();
                 assert_eq!(number(&reply), expected);
             }
