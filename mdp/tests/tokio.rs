@@ -154,11 +154,12 @@ async fn the_worker_runs_up_to_its_credit_of_requests_concurrently() {
 /// worker purged: heartbeats go on beside it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_go_on_while_a_long_request_runs() {
-    let heartbeat = Duration::from_millis(200);
-    let (broker, endpoint) = broker(heartbeat, 10);
-    let worker = Worker::new(&endpoint, "slow", worker_config(heartbeat, 10, 1));
+    // Expiry 5 s (heartbeat 250 ms × liveness 20): wide enough for a loaded or emulated machine.
+    let heartbeat = Duration::from_millis(250);
+    let (broker, endpoint) = broker(heartbeat, 20);
+    let worker = Worker::new(&endpoint, "slow", worker_config(heartbeat, 20, 1));
     let (stop, task) = start(worker, |mut job| async move {
-        tokio::time::sleep(Duration::from_secs(5)).await; // 2.5 × the 2 s expiry
+        tokio::time::sleep(Duration::from_secs(12)).await; // 2.4 × the expiry
         Ok(job.take_body())
     });
     let mut client = Client::connect(&endpoint, ClientConfig::default()).unwrap();
