@@ -392,13 +392,14 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    /// Reads events until `wanted` matches one, or fails after a generous bound.
+    /// Reads events until `wanted` matches one, or fails after a generous bound (60 s: a
+    /// connection's teardown under qemu on a loaded machine took more than 10 s once).
     fn wait_for(
         monitor: &ZMonitor,
         seen: &mut Vec<MonitorEvent>,
         wanted: impl Fn(&MonitorEvent) -> bool,
     ) -> MonitorEvent {
-        let limit = Instant::now() + Duration::from_secs(10);
+        let limit = Instant::now() + Duration::from_secs(60);
         loop {
             let left = limit.saturating_duration_since(Instant::now());
             assert!(!left.is_zero(), "no matching event; saw {seen:?}");
