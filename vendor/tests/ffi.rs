@@ -12,7 +12,10 @@ fn links_libzmq_4_3_5_with_curve() {
         ("curve", true),
         ("ipc", true),
         // The vendored build always compiles libzmq's draft API (ZMQ_ZAP_ENFORCE_DOMAIN).
-        ("draft", cfg!(feature = "draft") || cfg!(feature = "vendored")),
+        (
+            "draft",
+            cfg!(feature = "draft") || cfg!(feature = "vendored"),
+        ),
     ] {
         let name = CString::new(capability).unwrap();
         // SAFETY: name is NUL-terminated.
