@@ -4,8 +4,20 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// `mdp-broker`, started through the emulator when the tests run under one
+/// (`scripts/cross-runner` exports `ZMSG_TEST_RUNNER`, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`).
 fn broker() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+    let program = env!("CARGO_BIN_EXE_mdp-broker");
+    let runner = std::env::var("ZMSG_TEST_RUNNER").unwrap_or_default();
+    let mut words = runner.split_whitespace();
+    match words.next() {
+        Some(emulator) => {
+            let mut command = Command::new(emulator);
+            command.args(words).arg(program);
+            command
+        }
+        None => Command::new(program),
+    }
 }
 
 fn run(command: &mut Command) -> Output {
