@@ -4,20 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// `mdp-broker`, started through the emulator when the tests run under one
-/// (`scripts/cross-runner` exports `ZMSG_TEST_RUNNER`, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`).
+mod support;
+use support::target_command;
+
 fn broker() -> Command {
-    let program = env!("CARGO_BIN_EXE_mdp-broker");
-    let runner = std::env::var("ZMSG_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    match words.next() {
-        Some(emulator) => {
-            let mut command = Command::new(emulator);
-            command.args(words).arg(program);
-            command
-        }
-        None => Command::new(program),
-    }
+    target_command(env!("CARGO_BIN_EXE_mdp-broker"))
 }
 
 fn run(command: &mut Command) -> Output {

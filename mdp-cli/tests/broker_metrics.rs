@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 use mdp::{Client, ClientConfig, Worker, WorkerConfig};
 use zmsg::{Events, SocketType, ZMsg, ZSocket};
 
+mod support;
+use support::target_command;
+
 /// The bound on every wait.
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -30,7 +33,7 @@ impl Drop for Broker {
 
 /// Starts `mdp-broker` on a free port with metrics on a free port; reads both from its stdout.
 fn start(extra: &[&str]) -> Broker {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+    let mut child = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
         .args([
             "--bind",
             "tcp://127.0.0.1:*",

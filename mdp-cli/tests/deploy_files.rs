@@ -6,6 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
+mod support;
+use support::target_command;
+
 /// A file of the repository's `deploy/` directory.
 fn deploy(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +31,7 @@ fn tool(program: &str, args: &[&std::ffi::OsStr], install: &str) -> Option<std::
 
 #[test]
 fn the_example_broker_toml_loads() {
-    let output = Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+    let output = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
         .arg("--config")
         .arg(deploy("broker.toml"))
         .arg("--print-config")
@@ -112,7 +115,7 @@ fn the_alert_rules_pass_promtool_and_use_served_metrics() {
     }
 
     // Every mdp_ metric the rules use is one the broker serves (its # TYPE line).
-    let mut broker = Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+    let mut broker = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
         .args([
             "--bind",
             "tcp://127.0.0.1:*",

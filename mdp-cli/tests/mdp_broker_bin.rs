@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use zmsg::{Events, SocketType, ZCert, ZSocket};
 
+mod support;
+use support::target_command;
+
 /// Starts `mdp-broker` with CURVE and `extra` arguments; returns it, its stdout lines, its endpoint
 /// and its public key.
 fn start(
@@ -95,21 +98,6 @@ fn stop(mut child: Child) {
         std::thread::sleep(Duration::from_millis(10));
     };
     assert!(exit.success(), "{exit:?}");
-}
-
-/// A `Command` for a binary of this package; under an emulator (`scripts/cross-runner` exports
-/// `ZMSG_TEST_RUNNER`, e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`) it is started through it.
-fn target_command(program: &str) -> Command {
-    let runner = std::env::var("ZMSG_TEST_RUNNER").unwrap_or_default();
-    let mut words = runner.split_whitespace();
-    match words.next() {
-        Some(emulator) => {
-            let mut command = Command::new(emulator);
-            command.args(words).arg(program);
-            command
-        }
-        None => Command::new(program),
-    }
 }
 
 #[test]

@@ -1,13 +1,16 @@
 //! `mdp stats`: the broker's `mmi.stats` as a table, once or with `--watch N`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use mdp::{Client, ClientConfig, Worker, WorkerConfig};
 use zmsg::{SocketType, ZMsg, ZSocket};
+
+mod support;
+use support::target_command;
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -23,7 +26,7 @@ impl Drop for Killed {
 
 /// Starts `mdp-broker` on a free port (heartbeats of an hour: nothing expires during the test).
 fn start_broker() -> (Killed, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+    let mut child = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
         .args([
             "--bind",
             "tcp://127.0.0.1:*",
@@ -112,7 +115,7 @@ fn mdp_stats_prints_a_row_per_service_and_refreshes_with_watch() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let output = Command::new(env!("CARGO_BIN_EXE_mdp"))
+    let output = target_command(env!("CARGO_BIN_EXE_mdp"))
         .args(["stats", "--broker", &endpoint])
         .output()
         .unwrap();
@@ -137,7 +140,7 @@ fn mdp_stats_prints_a_row_per_service_and_refreshes_with_watch() {
     assert!(table.contains(" held_bytes=1"), "{table}");
 
     // --watch: a new table every 0.2 s until stopped.
-    let mut watch = Command::new(env!("CARGO_BIN_EXE_mdp"))
+    let mut watch = target_command(env!("CARGO_BIN_EXE_mdp"))
         .args(["stats", "--watch", "0.2", "--broker", &endpoint])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -169,7 +172,7 @@ fn mdp_stats_prints_a_row_per_service_and_refreshes_with_watch() {
 
 #[test]
 fn mdp_stats_without_a_broker_fails_with_a_hint() {
-    let output = Command::new(env!("CARGO_BIN_EXE_mdp"))
+    let output = target_command(env!("CARGO_BIN_EXE_mdp"))
         .args([
             "stats",
             "--broker",
@@ -194,7 +197,7 @@ fn mdp_stats_with_a_known_certificate_passes_zap() {
     let ops = zmsg::ZCert::new().unwrap();
     ops.save(dir.join("ops.key")).unwrap();
     ops.save_public(clients.join("ops.key")).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_mdp-broker"))
+    let mut child = target_command(env!("CARGO_BIN_EXE_mdp-broker"))
         .args(["--bind", "tcp://127.0.0.1:*", "--curve", "--cert-dir"])
         .arg(dir.join("certs"))
         .arg("--zap-certs")
@@ -216,7 +219,7 @@ fn mdp_stats_with_a_known_certificate_passes_zap() {
         .unwrap()
         .to_owned();
     let stats = |cert: Option<&std::path::Path>| {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_mdp"));
+        let mut command = target_command(env!("CARGO_BIN_EXE_mdp"));
         command.args(["stats", "--broker", &endpoint, "--timeout-ms", "2000"]);
         command.arg(format!("--server-key={key}"));
         if let Some(cert) = cert {
